@@ -6,6 +6,7 @@ the group whether anything a reader could see has changed since it last emitted 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -134,3 +135,34 @@ _FIELDS = [
 
 def digest(snapshot: Mapping[str, Any]) -> str:
     return content_hash(snapshot)[:16]
+
+
+_INSTANTS = ("opened_at", "filed_at", "rejected_at", "decided_at", "feedback_at", "closed_at")
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def to_avro(snapshot: Mapping[str, Any]) -> dict[str, Any]:
+    """The snapshot as a ``CaseSnapshot`` Avro record (datetimes, versions as JSON text)."""
+    out = dict(snapshot)
+    for key in _INSTANTS:
+        out[key] = _instant(out.get(key))
+    decision = out.get("decision")
+    if decision is not None:
+        out["decision"] = {
+            **decision,
+            "legal_reviewed_at": _instant(decision["legal_reviewed_at"]),
+        }
+    out["payments"] = [{**p, "paid_at": _instant(p["paid_at"])} for p in out["payments"]]
+    out["referrals"] = [
+        {
+            **r,
+            "referred_at": _instant(r["referred_at"]),
+            "versions": [json.dumps(v, ensure_ascii=False, sort_keys=True) for v in r["versions"]],
+        }
+        for r in out["referrals"]
+    ]
+    out["history"] = [{**h, "at": _instant(h["at"])} for h in out["history"]]
+    return out

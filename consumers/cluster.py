@@ -1,0 +1,99 @@
+"""Talking to the cluster as a whole: creating the topics, and telling whether every
+consumer group has processed everything written so far.
+
+End offsets come from fetch high watermarks (``log_end_offsets``), never ListOffsets:
+the embedded broker answers ListOffsets with the last batch's base offset + 1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Mapping
+
+from kafka import KafkaAdminClient, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from referrals.embedded import log_end_offsets
+from streams import topics
+from streams.errors import RetryableError
+
+Progress = Callable[[int, int], None]
+
+
+def _admin(bootstrap: str) -> KafkaAdminClient:
+    try:
+        return KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+    except KafkaError as e:
+        raise RetryableError(f"broker {bootstrap} unreachable: {e}") from e
+
+
+def ensure_topics(bootstrap: str, partitions: int) -> None:
+    """Create the pipeline's topics with ``partitions`` each, leaving existing ones be."""
+    admin = _admin(bootstrap)
+    try:
+        existing = set(admin.list_topics())
+        wanted = [*topics.INPUTS, *topics.INTERNAL, *topics.OUTPUTS]
+        missing = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1)
+            for name in wanted
+            if name not in existing
+        ]
+        # another process may create them first
+        with contextlib.suppress(TopicAlreadyExistsError):
+            if missing:
+                admin.create_topics(missing)
+    finally:
+        admin.close()
+
+
+def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    admin = _admin(bootstrap)
+    try:
+        offsets = admin.list_group_offsets({group: None}).get(group, {})
+    finally:
+        admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+
+def backlog(bootstrap: str, groups: Mapping[str, Iterable[str]]) -> int:
+    """Records written to the groups' topics that the groups have not yet committed.
+
+    Committed offsets are read before end offsets: a record counted as processed was
+    processed before anything it caused was written, so a zero is never premature.
+    """
+    committed = {group: committed_offsets(bootstrap, group) for group in groups}
+    every_topic = sorted({t for names in groups.values() for t in names})
+    ends = log_end_offsets(bootstrap, every_topic)
+    behind = 0
+    for group, names in groups.items():
+        for tp, end in ends.items():
+            if tp.topic in names:
+                behind += max(end - committed[group].get(tp, 0), 0)
+    return behind
+
+
+def wait_until_processed(
+    bootstrap: str,
+    groups: Mapping[str, Iterable[str]],
+    *,
+    timeout: float,
+    progress: Progress | None = None,
+    poll_interval: float = 0.25,
+) -> None:
+    """Block until two readings in a row find no backlog; raise RetryableError on timeout."""
+    deadline = time.monotonic() + timeout
+    clear_readings = 0
+    peak = 0
+    while clear_readings < 2:
+        behind = backlog(bootstrap, groups)
+        peak = max(peak, behind)
+        if progress is not None:
+            progress(peak - behind, peak)
+        clear_readings = clear_readings + 1 if behind == 0 else 0
+        if time.monotonic() > deadline:
+            raise RetryableError(
+                f"the pipeline still had {behind} records to process after {timeout:g} s"
+            )
+        time.sleep(poll_interval)

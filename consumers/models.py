@@ -1,0 +1,152 @@
+"""The SQL store's tables (SQLAlchemy 2 declarative mapping).
+
+Rows are keyed by the events' natural keys, so writing the same output twice leaves one
+row; case rows carry ``group_seq`` so an older snapshot never overwrites a newer one.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Instants stored as UTC and read back timezone-aware, on SQLite as on PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+Instant = Annotated[datetime, mapped_column(UTCDateTime)]
+MaybeInstant = Annotated[datetime | None, mapped_column(UTCDateTime, nullable=True)]
+Fen = Annotated[int, mapped_column(BigInteger, default=0)]
+Code = Annotated[str, mapped_column(String(64))]
+MaybeCode = Annotated[str | None, mapped_column(String(64), nullable=True)]
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, bytes: LargeBinary}
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+
+    case_id: Mapped[Code] = mapped_column(primary_key=True)
+    case_no: Mapped[MaybeCode]
+    group_key: Mapped[Code] = mapped_column(index=True)
+    group_seq: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[Code]
+    merged_into: Mapped[MaybeCode]
+    district_code: Mapped[MaybeCode]
+    squad_code: Mapped[MaybeCode]
+    street_code: Mapped[MaybeCode]
+    agency: Mapped[MaybeCode]
+    category: Mapped[MaybeCode]
+    opened_at: Mapped[MaybeInstant]
+    filed_at: Mapped[MaybeInstant]
+    rejected_at: Mapped[MaybeInstant]
+    decided_at: Mapped[MaybeInstant]
+    feedback_at: Mapped[MaybeInstant]
+    closed_at: Mapped[MaybeInstant]
+    decision_no: Mapped[MaybeCode]
+    major: Mapped[bool | None]
+    tier: Mapped[MaybeCode]
+    legal_reviewed_at: Mapped[MaybeInstant]
+    decided_fen: Mapped[Fen]
+    collected_fen: Mapped[Fen]
+    outstanding_fen: Mapped[Fen]
+    overpaid_fen: Mapped[Fen]
+    snapshot: Mapped[dict[str, Any]]
+
+
+class ReferralRow(Base):
+    __tablename__ = "referrals"
+
+    agency: Mapped[Code] = mapped_column(primary_key=True)
+    referral_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    case_id: Mapped[Code] = mapped_column(index=True)
+    group_seq: Mapped[int] = mapped_column(BigInteger)
+    referred_at: Mapped[Instant]
+    opened_case: Mapped[bool]
+    amendments: Mapped[int]
+    exact_duplicates: Mapped[int]
+
+
+class ReferralVersionRow(Base):
+    __tablename__ = "referral_versions"
+
+    agency: Mapped[Code] = mapped_column(primary_key=True)
+    referral_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version_no: Mapped[int] = mapped_column(primary_key=True)
+    record: Mapped[dict[str, Any]]
+
+
+class LedgerEntryRow(Base):
+    """A decision (what is owed) or a receipt (what was paid) of a case."""
+
+    __tablename__ = "ledger_entries"
+
+    entry_id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    case_id: Mapped[Code] = mapped_column(index=True)
+    kind: Mapped[Code]  # "decision" | "receipt"
+    decision_no: Mapped[MaybeCode]
+    receipt_no: Mapped[MaybeCode]
+    at: Mapped[Instant]
+    amount_fen: Mapped[Fen]
+
+
+class DeadLetterRow(Base):
+    __tablename__ = "dead_letters"
+
+    letter_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(200))
+    error: Mapped[Code]
+    reason: Mapped[str] = mapped_column(String(2000))
+    source_topic: Mapped[str | None] = mapped_column(String(200))
+    source_partition: Mapped[int | None]
+    source_offset: Mapped[int | None] = mapped_column(BigInteger)
+    source_file: Mapped[str | None] = mapped_column(String(500))
+    source_line: Mapped[int | None]
+    raw: Mapped[bytes]
+    dead_lettered_at: Mapped[Instant]
+
+
+class InputRow(Base):
+    """Every record a batch run published, so the next run can replay it into a fresh
+    embedded broker; a row with ``topic`` NULL marks where a run drained its input."""
+
+    __tablename__ = "input_log"
+
+    # SQLite numbers rows itself only for a column declared exactly INTEGER PRIMARY KEY.
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    topic: Mapped[str | None] = mapped_column(String(200))
+    key: Mapped[bytes | None]
+    value: Mapped[bytes | None]
+    source_file: Mapped[str | None] = mapped_column(String(500))
+    source_line: Mapped[int | None]
+
+
+Index("ix_cases_district_opened", CaseRow.district_code, CaseRow.opened_at)

@@ -1,0 +1,3 @@
+from referrals.cli import main
+
+main()

@@ -1,0 +1,268 @@
+"""A batch run: publish JSONL files through the whole pipeline and wait until it is done.
+
+With the embedded broker every run starts from an empty broker, so the input of earlier
+runs, kept in the database, is replayed first (with the drains where they happened):
+the pipeline's state is a function of its input, so replaying it rebuilds the same state
+and the idempotent SQL sink changes nothing that was already stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from kafka import KafkaProducer
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from consumers.cluster import ensure_topics, wait_until_processed
+from consumers.models import InputRow
+from consumers.publisher import Outgoing, Publisher, prepare_file
+from consumers.sink import GROUP as SINK_GROUP
+from consumers.sink import SqlSink
+from consumers.store import open_store, totals
+from referrals.embedded import EmbeddedBroker
+from streams import topics
+from streams.errors import RetryableError
+from streams.settings import Settings
+
+# A worker on the embedded broker is alone in its group: a short rebalance gets it
+# consuming in about a second and a half instead of five.
+EMBEDDED_REBALANCE_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class Summary:
+    published: int
+    dead_lettered: int
+    exact_duplicates: int
+    amendments: int
+    merged: int
+    cases_opened: int
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self))
+
+
+class Reporter:
+    """What a run tells the person watching it; the CLI draws it as progress bars."""
+
+    def stage(self, name: str, total: int | None = None) -> None: ...
+    def advance(self, done: int, total: int) -> None: ...
+
+
+@contextlib.contextmanager
+def cluster(settings: Settings) -> Iterator[tuple[str, bool]]:
+    """(bootstrap servers, whether the broker is the embedded one) for the command's life."""
+    if settings.broker is not None:
+        yield settings.bootstrap_servers, False
+        return
+    with EmbeddedBroker() as broker:
+        yield broker.bootstrap, True
+
+
+class Worker:
+    """A stream-processing worker in a child process, its log in a file."""
+
+    def __init__(self, settings: Settings, bootstrap: str, log_dir: Path) -> None:
+        self.log_path = log_dir / "worker.log"
+        env = {**os.environ, **settings_env(settings)}
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "referrals", "worker", "--broker", f"kafka://{bootstrap}"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def check(self) -> None:
+        if self.process.poll() is not None:
+            raise RetryableError(
+                f"the stream worker exited with status {self.process.returncode}; "
+                f"see {self.log_path}"
+            )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as the REFERRALS_* environment a child process reads them from."""
+    values = asdict(settings)
+    return {
+        f"REFERRALS_{name.upper()}": str(value)
+        for name, value in values.items()
+        if value is not None and name != "broker"
+    }
+
+
+class Run:
+    """One batch run: a broker, a worker, the SQL sink, and the waits between them."""
+
+    def __init__(self, settings: Settings, engine: Engine, reporter: Reporter) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.reporter = reporter
+
+    def execute(self, files: list[Path]) -> Summary:
+        prepared = self._prepare(files)
+        with Session(self.engine) as session:
+            before = totals(session)
+        with (
+            cluster(self.settings) as (bootstrap, embedded),
+            tempfile.TemporaryDirectory(prefix="referrals-run-") as log_dir,
+        ):
+            settings = self.settings
+            if embedded:
+                settings = replace(settings, rebalance_timeout=EMBEDDED_REBALANCE_TIMEOUT)
+            ensure_topics(bootstrap, settings.partitions)
+            worker = Worker(settings, bootstrap, Path(log_dir))
+            sink = SqlSink(bootstrap, self.engine)
+            sink_thread = threading.Thread(target=sink.run, name="sql-sink", daemon=True)
+            sink_thread.start()
+            try:
+                session_run = _Session(
+                    bootstrap, settings, worker, sink, sink_thread, self.reporter
+                )
+                if embedded:
+                    session_run.replay(self._stored_input())
+                session_run.publish(prepared)
+                self._record_input(prepared)
+                session_run.drain()
+            finally:
+                sink.stop()
+                sink_thread.join(timeout=30)
+                worker.stop()
+        with Session(self.engine) as session:
+            after = totals(session)
+        return Summary(
+            published=len(prepared),
+            dead_lettered=after.dead_lettered - before.dead_lettered,
+            exact_duplicates=after.exact_duplicates - before.exact_duplicates,
+            amendments=after.amendments - before.amendments,
+            merged=after.merged - before.merged,
+            cases_opened=after.cases_opened - before.cases_opened,
+        )
+
+    def _prepare(self, files: list[Path]) -> list[Outgoing]:
+        self.reporter.stage("reading input")
+        records: list[Outgoing] = []
+        for path in files:
+            records += prepare_file(path)
+        return records
+
+    def _stored_input(self) -> list[Outgoing | None]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(InputRow).order_by(InputRow.seq)).all()
+            return [
+                None
+                if row.topic is None
+                else Outgoing(
+                    row.topic, row.key, row.value or b"", row.source_file, row.source_line
+                )
+                for row in rows
+            ]
+
+    def _record_input(self, records: list[Outgoing]) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.add_all(
+                InputRow(
+                    topic=r.topic,
+                    key=r.key,
+                    value=r.value,
+                    source_file=r.source_file,
+                    source_line=r.source_line,
+                )
+                for r in records
+            )
+            session.add(InputRow(topic=None))  # the drain that closes this run
+
+
+class _Session:
+    def __init__(
+        self,
+        bootstrap: str,
+        settings: Settings,
+        worker: Worker,
+        sink: SqlSink,
+        sink_thread: threading.Thread,
+        reporter: Reporter,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.settings = settings
+        self.worker = worker
+        self.sink_thread = sink_thread
+        self.reporter = reporter
+        self.publisher = Publisher(bootstrap)
+        self.control = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+
+    def _check(self) -> None:
+        self.worker.check()
+        if not self.sink_thread.is_alive():
+            raise RetryableError("the SQL sink stopped; see the error above")
+
+    def replay(self, stored: list[Outgoing | None]) -> None:
+        segment: list[Outgoing] = []
+        if stored:
+            self.reporter.stage("replaying earlier input", len(stored))
+        for item in stored:
+            if item is None:
+                self.publish(segment, label="replaying earlier input")
+                self.drain()
+                segment = []
+            else:
+                segment.append(item)
+        if segment:
+            self.publish(segment, label="replaying earlier input")
+
+    def publish(self, records: list[Outgoing], label: str = "publishing") -> None:
+        self.reporter.stage(label, len(records))
+        self.publisher.send(records, progress=lambda n: self.reporter.advance(n, len(records)))
+        self.wait("processing")
+
+    def drain(self) -> None:
+        """Tell every partition that the input has ended, first where events wait for an
+        unknown referral, then where they wait inside their group, and let both finish."""
+        for topic in (topics.REFERENCES, topics.GROUPS):
+            for partition in range(self.settings.partitions):
+                self.control.send(
+                    topic, key=b"control", value=b'{"type": "drain"}', partition=partition
+                )
+            self.control.flush()
+            self.wait("draining")
+
+    def wait(self, label: str) -> None:
+        self.reporter.stage(label)
+        groups = {
+            self.settings.app_id: [*topics.INPUTS, *topics.INTERNAL],
+            SINK_GROUP: list(topics.OUTPUTS),
+        }
+
+        def progress(done: int, total: int) -> None:
+            self._check()
+            self.reporter.advance(done, total)
+
+        wait_until_processed(self.bootstrap, groups, timeout=600, progress=progress)
+
+
+def run_batch(settings: Settings, files: list[Path], reporter: Reporter) -> Summary:
+    engine = open_store(settings.db)
+    try:
+        return Run(settings, engine, reporter).execute(files)
+    finally:
+        engine.dispose()

@@ -1,0 +1,253 @@
+"""The ``referrals`` command (CONTRACT.md): one function per sub-command, each a thin
+shell over the batch run, the worker, the sink and the store's queries."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import tempfile
+from dataclasses import replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from kafka.errors import KafkaError
+from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from referrals.embedded import BrokerError
+from referrals.queries import CaseNotFound, case_document, dead_letters, find_case
+from streams.errors import ReferralsError
+from streams.logging import configure
+from streams.organisation import OrganisationError, load_organisation
+from streams.settings import Settings
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Inter-agency case referrals: publish, process and query.",
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+
+
+class Agency(StrEnum):
+    HOUSING = "HOUSING"
+    TRAFFIC_POLICE = "TRAFFIC_POLICE"
+    ENVIRONMENT = "ENVIRONMENT"
+
+
+Db = Annotated[
+    str | None,
+    typer.Option(help="SQLAlchemy URL [env REFERRALS_DB; default sqlite:///referrals.db]"),
+]
+Broker = Annotated[
+    str | None,
+    typer.Option(
+        help="kafka://host:port of a running cluster [env REFERRALS_BROKER; default: embedded]"
+    ),
+]
+Org = Annotated[
+    Path | None,
+    typer.Option(help="organisation TOML [env REFERRALS_ORG; default: the Zhuzhou sample]"),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", help="text for people, json for scripts")]
+InputFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
+
+
+def settings_for(db: str | None, broker: str | None, org: Path | None) -> Settings:
+    """Environment first, then the command line; the organisation is checked at once."""
+    settings = Settings.from_env()
+    if db is not None:
+        settings = replace(settings, db=db)
+    if broker is not None:
+        settings = replace(settings, broker=broker)
+    if org is not None:
+        settings = replace(settings, org=org)
+    if settings.broker is not None:
+        settings.bootstrap_servers  # noqa: B018 - validates the URL before anything starts
+    load_organisation(settings.org)
+    configure(settings.log_format, "warning")
+    return settings
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def run(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    format: FormatOpt = Format.text,
+    db: Db = None,
+    broker: Broker = None,
+    org: Org = None,
+) -> None:
+    """Publish JSONL files, wait until the whole pipeline has processed them, summarise."""
+    from referrals.batch import run_batch
+    from referrals.display import ProgressReporter, print_summary
+
+    settings = settings_for(db, broker, org)
+    with ProgressReporter(err, enabled=format is Format.text) as reporter:
+        summary = run_batch(settings, files, reporter)
+    if format is Format.json:
+        sys.stdout.write(summary.as_json() + "\n")
+    else:
+        print_summary(out, summary)
+
+
+@app.command()
+def case(
+    reference: Annotated[str, typer.Argument(metavar="AGENCY:REFERRAL_ID")],
+    format: FormatOpt = Format.text,
+    db: Db = None,
+    broker: Broker = None,
+    org: Org = None,
+) -> None:
+    """The case that holds a referral (or a case id): state, times, referrals, ledger."""
+    from consumers.store import open_store
+    from referrals.display import print_case
+
+    settings = settings_for(db, broker, org)
+    with Session(open_store(settings.db)) as session:
+        document = case_document(find_case(session, reference))
+    if format is Format.json:
+        emit_json(document)
+    else:
+        print_case(out, document)
+
+
+@app.command()
+def deadletters(
+    format: FormatOpt = Format.text,
+    db: Db = None,
+    broker: Broker = None,
+    org: Org = None,
+) -> None:
+    """Dead letters with their reason, source and time."""
+    from consumers.store import open_store
+    from referrals.display import print_dead_letters
+
+    settings = settings_for(db, broker, org)
+    with Session(open_store(settings.db)) as session:
+        letters = dead_letters(session)
+    if format is Format.json:
+        emit_json(letters)
+    else:
+        print_dead_letters(out, letters)
+
+
+@app.command()
+def publish(
+    file: InputFile,
+    agency: Annotated[Agency, typer.Option(help="the agency publishing")],
+    db: Db = None,
+    broker: Broker = None,
+    org: Org = None,
+) -> None:
+    """Publish a partner agency's referrals (JSONL) to the broker."""
+    from consumers.cluster import ensure_topics
+    from consumers.publisher import Publisher, prepare_agency_file
+    from referrals.batch import cluster
+
+    settings = settings_for(db, broker, org)
+    records = list(prepare_agency_file(file, agency.value))
+    with cluster(settings) as (bootstrap, _):
+        ensure_topics(bootstrap, settings.partitions)
+        publisher = Publisher(bootstrap)
+        try:
+            publisher.send(records)
+        finally:
+            publisher.close()
+    err.print(f"published {len(records)} records from {file} as {agency.value}")
+
+
+@app.command()
+def worker(db: Db = None, broker: Broker = None, org: Org = None) -> None:
+    """Run one stream-processing worker until interrupted (run several to scale out)."""
+    from consumers.cluster import ensure_topics
+    from referrals.batch import cluster
+    from streams.worker import run_worker
+
+    settings = settings_for(db, broker, org)
+    configure(settings.log_format, settings.log_level)
+    with cluster(settings) as (bootstrap, embedded):
+        if embedded:
+            err.print(f"embedded broker at kafka://{bootstrap}")
+        ensure_topics(bootstrap, settings.partitions)
+        run_worker(settings, bootstrap)
+
+
+@app.command()
+def sink(db: Db = None, broker: Broker = None, org: Org = None) -> None:
+    """Run the SQL sink until interrupted: case snapshots and dead letters into --db."""
+    from consumers.cluster import ensure_topics
+    from consumers.sink import SqlSink
+    from consumers.store import open_store
+    from referrals.batch import cluster
+
+    settings = settings_for(db, broker, org)
+    configure(settings.log_format, settings.log_level)
+    with cluster(settings) as (bootstrap, _):
+        ensure_topics(bootstrap, settings.partitions)
+        with contextlib.suppress(KeyboardInterrupt):
+            SqlSink(bootstrap, open_store(settings.db)).run()
+
+
+@app.command()
+def demo(db: Db = None, broker: Broker = None, org: Org = None) -> None:
+    """Run the bundled sample through the pipeline and show what happened."""
+    from consumers.store import open_store
+    from referrals.batch import run_batch
+    from referrals.display import ProgressReporter, print_case, print_dead_letters, print_summary
+
+    workdir = Path(tempfile.mkdtemp(prefix="referrals-demo-"))
+    settings = settings_for(db or f"sqlite:///{workdir / 'demo.db'}", broker, org)
+    sample = Path(__file__).parent / "data" / "sample.jsonl"
+    out.rule("[bold]referral-pipeline demo: the bundled sample through the real pipeline")
+    with ProgressReporter(err, enabled=True) as reporter:
+        summary = run_batch(settings, [sample], reporter)
+    print_summary(out, summary)
+    with Session(open_store(settings.db)) as session:
+        for reference in ("HOUSING:ZJ-2022-0001", "ENVIRONMENT:HB-2022-0003"):
+            print_case(out, case_document(find_case(session, reference)))
+        print_dead_letters(out, dead_letters(session))
+    out.print(f"database: {settings.db}")
+
+
+_USER_ERRORS = (
+    ReferralsError,
+    OrganisationError,
+    BrokerError,
+    KafkaError,
+    SQLAlchemyError,
+    OSError,
+)
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)
+    except click.UsageError as e:
+        err.print(f"referrals: {e.format_message()}", markup=False, highlight=False)
+        sys.exit(2)
+    except click.Abort:
+        sys.exit(130)
+    except CaseNotFound as e:
+        err.print(f"referrals: {e}", markup=False, highlight=False)
+        sys.exit(1)
+    except _USER_ERRORS as e:
+        message = str(e).splitlines()[0] if str(e) else e.__class__.__name__
+        err.print(f"referrals: {message}", markup=False, highlight=False)
+        sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)

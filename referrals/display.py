@@ -1,0 +1,134 @@
+"""How the CLI shows things to people: progress bars, tables, yuan from fen."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from referrals.batch import Reporter, Summary
+
+
+def yuan(fen: int | None) -> str:
+    """Fen as yuan for print: integer arithmetic, never a float."""
+    if fen is None:
+        return "—"
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole:,}.{cents:02d}"
+
+
+class ProgressReporter(Reporter):
+    """One progress bar per stage of a run, drawn on stderr."""
+
+    def __init__(self, console: Console, *, enabled: bool) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description:<26}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+        self.task: TaskID | None = None
+
+    def __enter__(self) -> ProgressReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._finish()
+        self.progress.stop()
+
+    def _finish(self) -> None:
+        if self.task is not None:
+            total = self.progress.tasks[-1].total
+            if total is not None:
+                self.progress.update(self.task, completed=total)
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        self._finish()
+        self.task = self.progress.add_task(name, total=total)
+
+    def advance(self, done: int, total: int) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, completed=done, total=max(total, 1))
+
+
+def print_summary(console: Console, summary: Summary) -> None:
+    table = Table(title="run summary", show_header=True)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    for label, value in (
+        ("lines published", summary.published),
+        ("dead-lettered", summary.dead_lettered),
+        ("exact duplicates", summary.exact_duplicates),
+        ("amendments", summary.amendments),
+        ("merged into a case", summary.merged),
+        ("cases opened", summary.cases_opened),
+    ):
+        table.add_row(label, str(value))
+    console.print(table)
+
+
+def print_case(console: Console, case: dict[str, Any]) -> None:
+    table = Table(title=f"case {case['case_id']}  {case['case_no'] or ''}", show_header=False)
+    table.add_column("field", style="bold")
+    table.add_column("value")
+    table.add_row("state", case["state"])
+    table.add_row("district / squad", f"{case['district_code']} / {case['squad_code']}")
+    for moment in (
+        "opened_at",
+        "filed_at",
+        "rejected_at",
+        "decided_at",
+        "feedback_at",
+        "closed_at",
+    ):
+        if case[moment]:
+            table.add_row(moment.removesuffix("_at"), case[moment])
+    referrals = [
+        f"{r['agency']}:{r['referral_id']}"
+        + ("" if r["opened_case"] else " (merged)")
+        + (f" ({r['amendments']} amendments)" if r["amendments"] else "")
+        + (f" ({r['exact_duplicates']} duplicates)" if r["exact_duplicates"] else "")
+        for r in case["referrals"]
+    ]
+    table.add_row("referrals", "\n".join(referrals))
+    table.add_row("decided (yuan)", yuan(case["decided_fen"]))
+    table.add_row("collected (yuan)", yuan(case["collected_fen"]))
+    table.add_row("outstanding (yuan)", yuan(case["outstanding_fen"]))
+    if case["overpaid_fen"]:
+        table.add_row("overpaid (yuan)", yuan(case["overpaid_fen"]))
+    console.print(table)
+
+
+def print_dead_letters(console: Console, letters: list[dict[str, Any]]) -> None:
+    table = Table(title=f"{len(letters)} dead letters")
+    for column in ("error", "reason", "source", "at"):
+        table.add_column(column)
+    for letter in letters:
+        source = f"{letter['source_file']}:{letter['source_line']}" if letter["source_file"] else ""
+        if letter["source_topic"]:
+            position = (
+                f"{letter['source_topic']}/{letter['source_partition']}/{letter['source_offset']}"
+            )
+            source = f"{position}\n{source}" if source else position
+        table.add_row(letter["error"], letter["reason"], source, letter["dead_lettered_at"][:19])
+    console.print(table)

@@ -1,0 +1,94 @@
+"""Reading the SQL store for the CLI: a case by any of its keys, the dead letters."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consumers.models import CaseRow, DeadLetterRow, ReferralRow
+from streams.events import ReferralKey
+
+
+class CaseNotFound(LookupError):
+    """No case holds the referral or answers to the id asked for."""
+
+
+def find_case(session: Session, reference: str) -> CaseRow:
+    """The current case for ``AGENCY:REFERRAL_ID`` or a case id (absorbed ids followed)."""
+    case_id = reference
+    if ":" in reference:
+        key = ReferralKey.parse(reference)
+        referral = session.get(ReferralRow, (key.agency, key.referral_id))
+        if referral is None:
+            raise CaseNotFound(f"no case holds referral {key}")
+        case_id = referral.case_id
+    for _ in range(100):  # an absorbed case points to its heir; never loop forever
+        case = session.get(CaseRow, case_id)
+        if case is None:
+            raise CaseNotFound(f"no case {case_id}")
+        if case.merged_into is None:
+            return case
+        case_id = case.merged_into
+    raise CaseNotFound(f"case {reference} is absorbed in a cycle of merges")
+
+
+def case_document(case: CaseRow) -> dict[str, Any]:
+    """The case as CONTRACT.md's ``case --format json`` object."""
+    snapshot = case.snapshot
+    return {
+        "case_id": case.case_id,
+        "case_no": case.case_no,
+        "state": case.state,
+        "district_code": case.district_code,
+        "squad_code": case.squad_code,
+        "street_code": case.street_code,
+        "category": case.category,
+        "referrals": [
+            {
+                "agency": r["agency"],
+                "referral_id": r["referral_id"],
+                "referred_at": r["referred_at"],
+                "opened_case": r["opened_case"],
+                "amendments": r["amendments"],
+                "exact_duplicates": r["exact_duplicates"],
+            }
+            for r in snapshot["referrals"]
+        ],
+        "opened_at": snapshot["opened_at"],
+        "filed_at": snapshot["filed_at"],
+        "rejected_at": snapshot["rejected_at"],
+        "decided_at": snapshot["decided_at"],
+        "feedback_at": snapshot["feedback_at"],
+        "closed_at": snapshot["closed_at"],
+        "decision": snapshot["decision"],
+        "payments": snapshot["payments"],
+        "decided_fen": case.decided_fen,
+        "collected_fen": case.collected_fen,
+        "outstanding_fen": case.outstanding_fen,
+        "overpaid_fen": case.overpaid_fen,
+        "history": snapshot["history"],
+    }
+
+
+def dead_letters(session: Session) -> list[dict[str, Any]]:
+    rows = session.scalars(
+        select(DeadLetterRow).order_by(DeadLetterRow.dead_lettered_at, DeadLetterRow.letter_key)
+    )
+    return [
+        {
+            "event_id": row.event_id,
+            "error": row.error,
+            "reason": row.reason,
+            "source_topic": row.source_topic,
+            "source_partition": row.source_partition,
+            "source_offset": row.source_offset,
+            "source_file": row.source_file,
+            "source_line": row.source_line,
+            "dead_lettered_at": row.dead_lettered_at.isoformat(),
+            "raw_base64": base64.b64encode(row.raw).decode(),
+        }
+        for row in rows
+    ]

@@ -1,0 +1,35 @@
+"""Every topic the pipeline reads or writes, by name.
+
+Inputs are the partner agencies' and the bureau systems'; the ``pipeline.*`` topics are
+the pipeline's own hand-offs between agents; the rest are its outputs.
+"""
+
+from __future__ import annotations
+
+REFERRAL_TOPICS = {
+    "HOUSING": "referrals.housing",
+    "TRAFFIC_POLICE": "referrals.traffic",
+    "ENVIRONMENT": "referrals.environment",
+}
+LIFECYCLE = "cases.lifecycle"
+PAYMENTS = "payments.receipts"
+INPUTS = (*REFERRAL_TOPICS.values(), LIFECYCLE, PAYMENTS)
+
+# Hand-offs: references keyed by alias, groups keyed by incident, numbering by district.
+REFERENCES = "pipeline.references"
+GROUPS = "pipeline.groups"
+NUMBERING = "pipeline.numbering"
+INTERNAL = (REFERENCES, GROUPS, NUMBERING)
+
+SNAPSHOTS = "cases.snapshots"
+DEADLETTERS = "deadletters"
+OUTPUTS = (SNAPSHOTS, DEADLETTERS)
+
+
+def input_topic(kind: str, agency: str | None = None) -> str:
+    """The topic a JSONL line of ``kind`` is published to."""
+    if kind == "referral":
+        if agency not in REFERRAL_TOPICS:
+            raise KeyError(f"unknown agency {agency!r}")
+        return REFERRAL_TOPICS[agency]
+    return PAYMENTS if kind == "payment" else LIFECYCLE

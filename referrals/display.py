@@ -58,9 +58,9 @@ class ProgressReporter(Reporter):
 
     def _finish(self) -> None:
         if self.task is not None:
-            total = self.progress.tasks[-1].total
-            if total is not None:
-                self.progress.update(self.task, completed=total)
+            task = self.progress.tasks[-1]
+            self.progress.update(self.task, total=task.total or 1, completed=task.total or 1)
+            self.progress.stop_task(self.task)
 
     def stage(self, name: str, total: int | None = None) -> None:
         self._finish()

@@ -1,0 +1,40 @@
+# make demo: the pipeline on the embedded defaults. make test: everything, as CI runs it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint unit bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Stamps so a second `make` does not reinstall; pyproject.toml changes reinstall.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(BIN)/referrals demo
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: $(VENV)/.installed-test lint
+	PYTHON=$(BIN)/python bash .ci/ensure-system-deps.sh
+	$(BIN)/pytest -q -p no:cacheprovider
+
+unit: $(VENV)/.installed-test
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .cache build *.egg-info

@@ -7,6 +7,7 @@ skipped integration suite would look green while testing nothing.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -56,3 +57,28 @@ def postgres_url() -> Iterator[str]:
         yield postgres.url
     finally:
         postgres.stop()
+
+
+@pytest.fixture
+def fresh_kafka() -> Iterator[str]:
+    """host:port of an Apache Kafka of the test's own: pipeline topics and groups have
+    fixed names, so tests that run the pipeline must not share a cluster."""
+    kafka = _start_or_fail("fresh_kafka", ApacheKafka().start)
+    try:
+        yield kafka.bootstrap
+    finally:
+        kafka.stop()
+
+
+@pytest.fixture
+def fresh_postgres(postgres_url: str) -> str:
+    """SQLAlchemy URL of a new, empty database on the session's PostgreSQL server."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)

@@ -17,15 +17,17 @@ from streams.events import Lifecycle, Payment, Referral, ReferralKey
 from streams.ledger.rules import Decision, Receipt, decision_from
 from streams.policy import Policy
 
-# At one instant a closure comes first (a case closed at T is closed for a referral at T),
-# then referrals, then the lifecycle in its natural order.
+# At one instant the lifecycle of the cases that already exist comes first (a case closed
+# at T is closed for a referral at T), then the referrals, then the lifecycle of the cases
+# they open or join; lifecycle events in their natural order, so that a case decided (or
+# rejected) and closed at the same instant ends closed.
+_EXISTING, _REFERRALS, _NEW = 0, 1, 2
 _RANK = {
-    "case_closed": 0,
-    "referral": 1,
-    "case_filed": 2,
-    "case_rejected": 2,
-    "case_decided": 3,
-    "feedback_sent": 4,
+    "case_filed": 0,
+    "case_rejected": 0,
+    "case_decided": 1,
+    "feedback_sent": 2,
+    "case_closed": 3,
 }
 
 
@@ -71,11 +73,13 @@ def form_cases(
     """Form the cases of one group; ``referrals`` holds each referral's first version."""
     view = GroupView(cases={}, member_of={}, pending={}, conflicts={})
     opener = {case_id_for(key): key for key in referrals}
-    timeline: list[tuple[datetime, int, str, str]] = [
-        (r.referred_at, _RANK["referral"], str(k), "") for k, r in referrals.items()
+    timeline: list[tuple[datetime, int, int, str, str]] = [
+        (r.referred_at, _REFERRALS, 0, str(k), "") for k, r in referrals.items()
     ]
-    timeline += [(e.at, _RANK[e.kind], h, h) for h, e in lifecycle.items()]
-    for _, _, name, event_key in sorted(timeline):
+    timeline += [
+        (e.at, _phase(e, referrals, opener), _RANK[e.kind], h, h) for h, e in lifecycle.items()
+    ]
+    for _, _, _, name, event_key in sorted(timeline):
         if event_key:
             _apply(view, event_key, lifecycle[event_key], opener, policy)
         else:
@@ -84,6 +88,16 @@ def form_cases(
     for receipt_no, payment in sorted(payments.items()):
         _pay(view, receipt_no, payment, opener)
     return view
+
+
+def _phase(
+    event: Lifecycle, referrals: Mapping[ReferralKey, Referral], opener: Mapping[str, ReferralKey]
+) -> int:
+    """Whether, at its instant, the event comes before the referrals (the referral it
+    names is older) or after them."""
+    key = _named(event, opener)
+    named = referrals.get(key) if key is not None else None
+    return _EXISTING if named is not None and named.referred_at < event.at else _NEW
 
 
 def _place(view: GroupView, referral: Referral, policy: Policy) -> None:
@@ -112,12 +126,18 @@ def _place(view: GroupView, referral: Referral, policy: Policy) -> None:
     view.member_of[referral.key] = case_id
 
 
+def _named(event: Lifecycle | Payment, opener: Mapping[str, ReferralKey]) -> ReferralKey | None:
+    """The referral the event names, directly or by the case id it opened."""
+    ref = event.ref
+    return ref.referral if ref.referral is not None else opener.get(ref.case_id or "")
+
+
 def _case_of(
     view: GroupView, event: Lifecycle | Payment, opener: Mapping[str, ReferralKey]
 ) -> Case | str:
     """The case the event names, or the reason none can be found."""
     ref = event.ref
-    key = ref.referral if ref.referral is not None else opener.get(ref.case_id or "")
+    key = _named(event, opener)
     if key is None or case_id_for(key) not in opener:
         return f"no referral or case {ref} is known"
     case_id = view.member_of.get(key)

@@ -63,28 +63,50 @@ def accept(
     org: Organisation,
     policy: Policy,
 ) -> Outcome:
-    """Apply one message to a group's log; see the module docstring."""
+    """Apply one message to a group's log; see the module docstring.
+
+    A message that changes nothing re-sends what the log implies instead: it may be the
+    redelivery of one whose table write reached the changelog while its sends were lost
+    to a crash, and every receiver takes a repeat as a no-op.
+    """
     log = copy.deepcopy(log) if log is not None else new_log(message["group"])
     outcome = Outcome()
     kind = message["type"]
     if kind == "event":
-        if not _record(log, message, outcome):
-            return outcome
+        changed = _record(log, message, outcome)
     elif kind == "numbered":
-        if message["case_id"] in log["numbers"]:
-            return outcome
-        log["numbers"][message["case_id"]] = message["case_no"]
+        changed = message["case_id"] not in log["numbers"]
+        log["numbers"].setdefault(message["case_id"], message["case_no"])
     elif kind == "expire":
         deadline = message["now_ms"] - message["hold_ms"]
-        _expire(log, policy, outcome, lambda e: e["received_ms"] < deadline, _HOLD_ENDED)
+        changed = _expire(log, policy, outcome, lambda e: e["received_ms"] < deadline, _HOLD_ENDED)
     elif kind == "drain":
-        _expire(log, policy, outcome, lambda e: True, _DRAINED)
+        changed = _expire(log, policy, outcome, lambda e: True, _DRAINED)
+    else:
+        raise ValueError(f"unknown group message type {kind!r}")
+    if not changed:
+        _resend(log, outcome, org, policy, everything=kind in ("event", "numbered"))
+        return outcome
     view = _form(log, policy)
-    _dead_letter_conflicts(log, view, outcome)
-    _emit(log, view, org, outcome, message.get("event_id", kind))
     log["seq"] += 1
+    _emit(log, view, org, outcome, message.get("event_id", kind))
     outcome.log = log
     return outcome
+
+
+def _resend(
+    log: dict[str, Any], outcome: Outcome, org: Organisation, policy: Policy, *, everything: bool
+) -> None:
+    outcome.dead_letters += [
+        _dead(entry, _DEAD_CODES[entry.get("dead_code", InvalidTransition.code)](entry["dead"]))
+        for entries in (log["events"], log["payments"])
+        for entry in entries.values()
+        if entry["dead"] is not None
+    ]
+    if not everything or log["seq"] == 0:
+        return
+    view = _form(log, policy)
+    _emit(log, view, org, outcome, "resend", resend=True)
 
 
 def _record(log: dict[str, Any], message: dict[str, Any], outcome: Outcome) -> bool:
@@ -149,14 +171,7 @@ def _dead(entry: dict[str, Any], error: InvalidTransition | Unmatched) -> dict[s
     }
 
 
-def _dead_letter_conflicts(log: dict[str, Any], view: GroupView, outcome: Outcome) -> None:
-    # A conflict can never be applied later: mark it dead so no later replay revives it.
-    for key, judgement in view.conflicts.items():
-        entry = _entry(log, key)
-        entry["dead"] = judgement.reason
-        outcome.dead_letters.append(_dead(entry, InvalidTransition(judgement.reason)))
-
-
+_DEAD_CODES = {error.code: error for error in (InvalidTransition, Unmatched)}
 _HOLD_ENDED = "still waiting when the hold period ended"
 _DRAINED = "still waiting when the input was drained"
 
@@ -167,20 +182,42 @@ def _expire(
     outcome: Outcome,
     due: Callable[[dict[str, Any]], bool],
     why: str,
-) -> None:
-    """Dead-letter the waiting events that ``due`` selects (judged on the current view)."""
+) -> bool:
+    """Dead-letter the waiting and the conflicting events that ``due`` selects (judged on
+    the current view); whether there were any.
+
+    A conflict waits like a missing predecessor: until then a referral arriving late may
+    re-form the cases so that the event's case is another one, where it applies, and the
+    outcome must not depend on which of the two arrived first.
+    """
     view = _form(log, policy)
-    for key, judgement in view.pending.items():
-        assert judgement.verdict is Verdict.WAIT
+    expired = False
+    for key, judgement in {**view.pending, **view.conflicts}.items():
         entry = _entry(log, key)
-        if due(entry):
-            entry["dead"] = f"{judgement.reason}: {why}"
-            outcome.dead_letters.append(_dead(entry, Unmatched(entry["dead"])))
+        if not due(entry):
+            continue
+        error: InvalidTransition | Unmatched = (
+            Unmatched(f"{judgement.reason}: {why}")
+            if judgement.verdict is Verdict.WAIT
+            else InvalidTransition(judgement.reason)
+        )
+        entry["dead"], entry["dead_code"] = error.reason, error.code
+        outcome.dead_letters.append(_dead(entry, error))
+        expired = True
+    return expired
 
 
 def _emit(
-    log: dict[str, Any], view: GroupView, org: Organisation, outcome: Outcome, cause: str
+    log: dict[str, Any],
+    view: GroupView,
+    org: Organisation,
+    outcome: Outcome,
+    cause: str,
+    *,
+    resend: bool = False,
 ) -> None:
+    """Snapshots of the cases that changed (all of them when resending), tombstones of
+    the absorbed, and number requests for the unnumbered."""
     versions = {ReferralKey.parse(k): v for k, v in log["referrals"].items()}
     for case in view.cases.values():
         log["absorbed"].pop(case.case_id, None)
@@ -190,18 +227,20 @@ def _emit(
         heir = next(k for k in versions if case_id_for(k) == case_id)
         into = view.member_of[heir]
         known = log["absorbed"].get(case_id)
-        if known is not None and known["into"] == into:
+        if known is not None and known["into"] == into and not resend:
             continue
-        why = f"re-formed into {into} after event {cause}"
-        log["absorbed"][case_id] = {"into": into, "why": why}
-        snapshot = absorbed_snapshot(case_id, log["key"], into, why)
+        if known is None or known["into"] != into:
+            why = f"re-formed into {into} after event {cause}"
+            log["absorbed"][case_id] = {"into": into, "why": why}
+        snapshot = absorbed_snapshot(case_id, log["key"], into, log["absorbed"][case_id]["why"])
         log["emitted"][case_id] = digest(snapshot)
-        snapshot["group_seq"] = log["seq"] + 1
+        snapshot["group_seq"] = log["seq"]
         outcome.snapshots.append(snapshot)
     for case in view.cases.values():
         case_no = _case_number(log, case.members)
-        if case_no is None and case.case_id not in log["requested"]:
-            log["requested"].append(case.case_id)
+        if case_no is None and (resend or case.case_id not in log["requested"]):
+            if case.case_id not in log["requested"]:
+                log["requested"].append(case.case_id)
             outcome.number_requests.append(
                 {
                     "case_id": case.case_id,
@@ -219,9 +258,9 @@ def _emit(
             versions=versions,
             absorbed=log["absorbed"],
         )
-        snapshot["group_seq"] = log["seq"] + 1
+        snapshot["group_seq"] = log["seq"]
         mark = digest({k: v for k, v in snapshot.items() if k != "group_seq"})
-        if log["emitted"].get(case.case_id) != mark:
+        if resend or log["emitted"].get(case.case_id) != mark:
             log["emitted"][case.case_id] = mark
             outcome.snapshots.append(snapshot)
 

@@ -37,7 +37,9 @@ def register(p: Pipeline) -> None:
                 before = None if drain else message["now_ms"] - message["hold_ms"]
                 why = DRAINED if drain else HOLD_ENDED
                 for alias, state in list(alias_to_group.items()):
-                    if state is None or state["p"] != partition or not state["held"]:
+                    if state is None or state["p"] != partition:
+                        continue
+                    if not state["held"] and not state.get("expired"):
                         continue
                     routing = release_expired(state, why, before)
                     if routing.state is not None:

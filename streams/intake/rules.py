@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from streams.errors import ImpossibleValue, SchemaViolation, UnknownPlace
 from streams.events import Event, Lifecycle, Payment, Referral, parse_instant
 from streams.organisation import Organisation, OrganisationError
 
-EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# Years, like months and days, are counted in Asia/Shanghai.
+EARLIEST = datetime(2000, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
 FUTURE_TOLERANCE = timedelta(days=1)
 AGENCY_BLOCK = {"HOUSING": "housing", "TRAFFIC_POLICE": "traffic", "ENVIRONMENT": "environment"}
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")

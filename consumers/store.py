@@ -124,7 +124,9 @@ def _write_case(session: Session, snap: Mapping[str, Any]) -> None:
     for receipt in snap.get("payments") or ():
         session.add(
             LedgerEntryRow(
-                entry_id=f"receipt:{receipt['receipt_no']}",
+                # Scoped to the case: a receipt number reused in another incident group
+                # (which that group cannot see) must not break this case's ledger.
+                entry_id=f"receipt:{case_id}:{receipt['receipt_no']}",
                 case_id=case_id,
                 kind="receipt",
                 decision_no=decision["decision_no"] if decision else None,

@@ -10,7 +10,7 @@ import tempfile
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import click
 import typer
@@ -225,6 +225,18 @@ def demo(db: Db = None, broker: Broker = None, org: Org = None) -> None:
     out.print(f"database: {settings.db}")
 
 
+try:  # typer >= 0.29 vendors click: its usage errors are not click's
+    from typer._click.exceptions import UsageError as _VendoredUsageError
+except ImportError:  # pragma: no cover - older typer raises click's own
+    _VendoredUsageError = click.UsageError  # type: ignore[misc,assignment]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    """One plain line on stderr (no wrapping, markup or emoji codes), then exit."""
+    sys.stderr.write(f"referrals: {' '.join(message.split())}\n")
+    sys.exit(code)
+
+
 _USER_ERRORS = (
     ReferralsError,
     OrganisationError,
@@ -238,16 +250,12 @@ _USER_ERRORS = (
 def main() -> None:
     try:
         code = app(standalone_mode=False)
-    except click.UsageError as e:
-        err.print(f"referrals: {e.format_message()}", markup=False, highlight=False)
-        sys.exit(2)
-    except click.Abort:
+    except (click.UsageError, _VendoredUsageError) as e:
+        _fail(e.format_message(), 2)
+    except (click.Abort, typer.Abort):
         sys.exit(130)
     except CaseNotFound as e:
-        err.print(f"referrals: {e}", markup=False, highlight=False)
-        sys.exit(1)
+        _fail(str(e), 1)
     except _USER_ERRORS as e:
-        message = str(e).splitlines()[0] if str(e) else e.__class__.__name__
-        err.print(f"referrals: {message}", markup=False, highlight=False)
-        sys.exit(2)
+        _fail(str(e).splitlines()[0] if str(e) else e.__class__.__name__, 2)
     sys.exit(code if isinstance(code, int) else 0)

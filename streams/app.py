@@ -6,8 +6,10 @@ by the caller (CLI, tests) and several apps can live in one test process.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -60,6 +62,8 @@ def build_app(
     conf: dict[str, Any] = {
         "broker": f"kafka://{bootstrap}",
         "store": "memory://",
+        # Faust creates its data folder even for memory tables; keep it out of the cwd.
+        "datadir": Path(tempfile.gettempdir()) / f"referrals-faust-{settings.app_id}",
         # tables keep str keys and dict values, through their changelogs too
         "key_serializer": "json",
         "value_serializer": "json",

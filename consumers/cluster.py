@@ -57,8 +57,9 @@ def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
 
 
-def backlog(bootstrap: str, groups: Mapping[str, Iterable[str]]) -> int:
-    """Records written to the groups' topics that the groups have not yet committed.
+def backlog(bootstrap: str, groups: Mapping[str, Iterable[str]]) -> dict[str, int]:
+    """Records written to the groups' topics that the groups have not yet committed, by
+    ``group topic/partition``, for every partition behind.
 
     Committed offsets are read before end offsets: a record counted as processed was
     processed before anything it caused was written, so a zero is never premature.
@@ -66,11 +67,12 @@ def backlog(bootstrap: str, groups: Mapping[str, Iterable[str]]) -> int:
     committed = {group: committed_offsets(bootstrap, group) for group in groups}
     every_topic = sorted({t for names in groups.values() for t in names})
     ends = log_end_offsets(bootstrap, every_topic)
-    behind = 0
+    behind: dict[str, int] = {}
     for group, names in groups.items():
         for tp, end in ends.items():
-            if tp.topic in names:
-                behind += max(end - committed[group].get(tp, 0), 0)
+            lag = end - committed[group].get(tp, 0)
+            if tp.topic in names and lag > 0:
+                behind[f"{group} {tp.topic}/{tp.partition}"] = lag
     return behind
 
 
@@ -87,13 +89,15 @@ def wait_until_processed(
     clear_readings = 0
     peak = 0
     while clear_readings < 2:
-        behind = backlog(bootstrap, groups)
+        lags = backlog(bootstrap, groups)
+        behind = sum(lags.values())
         peak = max(peak, behind)
         if progress is not None:
             progress(peak - behind, peak)
         clear_readings = clear_readings + 1 if behind == 0 else 0
         if time.monotonic() > deadline:
+            worst = ", ".join(f"{k}: {v}" for k, v in sorted(lags.items())[:6])
             raise RetryableError(
-                f"the pipeline still had {behind} records to process after {timeout:g} s"
+                f"the pipeline still had {behind} records to process after {timeout:g} s ({worst})"
             )
         time.sleep(poll_interval)

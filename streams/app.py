@@ -15,7 +15,7 @@ from typing import Any
 import faust
 
 from schemas.codec import SchemaStore, default_store
-from streams import topics
+from streams import offsets, topics
 from streams.deadletters.letters import letter_key, to_avro
 from streams.organisation import Organisation, load_organisation
 from streams.policy import Policy
@@ -112,6 +112,8 @@ def build_app(
     from streams.dedup import agents as dedup_agents
     from streams.intake import agents as intake_agents
 
+    offsets.install()
+    offsets.guard(app)
     intake_agents.register(pipeline)
     dedup_agents.register(pipeline)
     case_agents.register(pipeline)

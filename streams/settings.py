@@ -39,6 +39,9 @@ class Settings:
     hold_seconds: float = 3600.0
     # Seconds a consumer-group rebalance may take; Faust's first join waits half of it.
     rebalance_timeout: float = 10.0
+    # Faust producer batches of one record: "auto" when the broker's ListOffsets is short
+    # of the log end (the embedded broker), "on" or "off" to force (bench/).
+    single_record_batches: str = "auto"
     # "console" for people, "json" for log collectors.
     log_format: str = "console"
     log_level: str = "info"

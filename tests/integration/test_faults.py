@@ -9,7 +9,6 @@ twice, so every case must end DECIDED with exactly its decided amount collected.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -17,13 +16,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bench.inputs import DISTRICTS, decided_cases
 from consumers.cluster import ensure_topics, wait_until_processed
 from consumers.models import CaseRow, DeadLetterRow, LedgerEntryRow
 from consumers.publisher import Publisher, prepare_file
@@ -36,60 +35,7 @@ from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-CST = timezone(timedelta(hours=8))
-DISTRICTS = ("430202", "430203", "430204", "430211", "430212")
 CASES = 400
-
-
-def generate(path: Path) -> dict[str, int]:
-    """Write the input; return each referral's decided (= finally collected) amount."""
-    amounts: dict[str, int] = {}
-    start = datetime(2022, 1, 3, 9, 0, tzinfo=CST)
-    with path.open("w", encoding="utf-8") as out:
-        for i in range(CASES):
-            rid = f"F-{i:05d}"
-            at = start + timedelta(minutes=37 * i)
-            amount = 10_000 * (i % 50 + 1) + i  # fen, distinct per case
-            amounts[rid] = amount
-            ref = {"agency": "HOUSING", "referral_id": rid}
-            lines = [
-                {
-                    "kind": "referral",
-                    **ref,
-                    "referred_at": at.isoformat(),
-                    "district_code": DISTRICTS[i % 5],
-                    "address": f"{i}号",
-                    "category": "ILLEGAL_CONSTRUCTION",
-                    "description": "违法建设",
-                    "housing": {"project_name": f"项目{i}"},
-                },
-                {"kind": "case_filed", **ref, "filed_at": (at + timedelta(days=2)).isoformat()},
-                {
-                    "kind": "case_decided",
-                    **ref,
-                    "decided_at": (at + timedelta(days=20)).isoformat(),
-                    "decision_no": f"D-{i}",
-                    "amount_fen": amount,
-                    "tier": "GENERAL",
-                },
-            ]
-            first = {
-                "kind": "payment",
-                **ref,
-                "receipt_no": f"R-{i}-1",
-                "decision_no": f"D-{i}",
-                "paid_at": (at + timedelta(days=25)).isoformat(),
-                "amount_fen": amount // 3,
-            }
-            second = {
-                **first,
-                "receipt_no": f"R-{i}-2",
-                "amount_fen": amount - amount // 3,
-                "paid_at": (at + timedelta(days=40)).isoformat(),
-            }
-            lines += [first, second, first]
-            out.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-    return amounts
 
 
 class SinkProcess:
@@ -137,7 +83,7 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
 ) -> None:
     """Worker and sink are SIGKILLed while the stream is half done and replaced; every
     case ends exactly right, numbered without gaps, with no dead letter."""
-    amounts = generate(tmp_path / "input.jsonl")
+    amounts = decided_cases(tmp_path / "input.jsonl", CASES)
     db = f"sqlite:///{tmp_path / 'faults.db'}"
     settings = replace(Settings(db=db), partitions=4, rebalance_timeout=6.0)
     engine = open_store(db)

@@ -84,7 +84,7 @@ def main() -> None:
         "referrals run, 31 lines (s) vs --help",
         f"{help_s:.2f}",
         f"{run_s:.2f}",
-        f"{run_s / help_s:.1f}×",
+        f"{run_s / help_s:.1f}x",
     )
     console.print("timing 2 400 events with and without single-record batches…")
     off = processing_seconds("off")
@@ -93,6 +93,6 @@ def main() -> None:
         "2 400 events, single-record batches (s) vs ordinary",
         f"{off:.2f}",
         f"{on:.2f}",
-        f"{on / off:.2f}×",
+        f"{on / off:.2f}x",
     )
     console.print(table)

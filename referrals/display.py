@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from types import TracebackType
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import (
@@ -17,6 +19,13 @@ from rich.progress import (
 from rich.table import Table
 
 from referrals.batch import Reporter, Summary
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def local_time(instant: str) -> str:
+    """An instant as the bureau reads it: Asia/Shanghai wall time."""
+    return datetime.fromisoformat(instant).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
 def yuan(fen: int | None) -> str:
@@ -102,7 +111,7 @@ def print_case(console: Console, case: dict[str, Any]) -> None:
         "closed_at",
     ):
         if case[moment]:
-            table.add_row(moment.removesuffix("_at"), case[moment])
+            table.add_row(moment.removesuffix("_at"), local_time(case[moment]))
     referrals = [
         f"{r['agency']}:{r['referral_id']}"
         + ("" if r["opened_case"] else " (merged)")

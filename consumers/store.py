@@ -24,6 +24,7 @@ from consumers.models import (
     ReferralRow,
     ReferralVersionRow,
 )
+from streams.cases.snapshots import INSTANTS, PLACE_AND_KIND
 from streams.errors import ConfigurationError, RetryableError
 
 
@@ -52,28 +53,19 @@ def open_store(url: str) -> Engine:
     return engine
 
 
-_CASE_COLUMNS = [
+_CASE_COLUMNS = (
     "case_no",
     "group_key",
     "group_seq",
     "state",
     "merged_into",
-    "district_code",
-    "squad_code",
-    "street_code",
-    "agency",
-    "category",
-    "opened_at",
-    "filed_at",
-    "rejected_at",
-    "decided_at",
-    "feedback_at",
-    "closed_at",
+    *PLACE_AND_KIND,
+    *INSTANTS,
     "decided_fen",
     "collected_fen",
     "outstanding_fen",
     "overpaid_fen",
-]
+)
 
 
 def apply_snapshots(session: Session, snapshots: Iterable[Mapping[str, Any]]) -> int:

@@ -7,6 +7,7 @@ import contextlib
 import json
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
@@ -81,6 +82,19 @@ def settings_for(db: str | None, broker: str | None, org: Path | None) -> Settin
     return settings
 
 
+@contextlib.contextmanager
+def store_session(settings: Settings) -> Iterator[Session]:
+    """A session on the configured store, its engine disposed of afterwards."""
+    from consumers.store import open_store
+
+    engine = open_store(settings.db)
+    try:
+        with Session(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
 def emit_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2) + "\n")
 
@@ -115,11 +129,10 @@ def case(
     org: Org = None,
 ) -> None:
     """The case that holds a referral (or a case id): state, times, referrals, ledger."""
-    from consumers.store import open_store
     from referrals.display import print_case
 
     settings = settings_for(db, broker, org)
-    with Session(open_store(settings.db)) as session:
+    with store_session(settings) as session:
         document = case_document(find_case(session, reference))
     if format is Format.json:
         emit_json(document)
@@ -135,11 +148,10 @@ def deadletters(
     org: Org = None,
 ) -> None:
     """Dead letters with their reason, source and time."""
-    from consumers.store import open_store
     from referrals.display import print_dead_letters
 
     settings = settings_for(db, broker, org)
-    with Session(open_store(settings.db)) as session:
+    with store_session(settings) as session:
         letters = dead_letters(session)
     if format is Format.json:
         emit_json(letters)
@@ -207,7 +219,6 @@ def sink(db: Db = None, broker: Broker = None, org: Org = None) -> None:
 @app.command()
 def demo(db: Db = None, broker: Broker = None, org: Org = None) -> None:
     """Run the bundled sample through the pipeline and show what happened."""
-    from consumers.store import open_store
     from referrals.batch import run_batch
     from referrals.display import ProgressReporter, print_case, print_dead_letters, print_summary
 
@@ -218,7 +229,7 @@ def demo(db: Db = None, broker: Broker = None, org: Org = None) -> None:
     with ProgressReporter(err, enabled=True) as reporter:
         summary = run_batch(settings, [sample], reporter)
     print_summary(out, summary)
-    with Session(open_store(settings.db)) as session:
+    with store_session(settings) as session:
         for reference in ("HOUSING:ZJ-2022-0001", "ENVIRONMENT:HB-2022-0003"):
             print_case(out, case_document(find_case(session, reference)))
         print_dead_letters(out, dead_letters(session))

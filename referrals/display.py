@@ -19,6 +19,7 @@ from rich.progress import (
 from rich.table import Table
 
 from referrals.batch import Reporter, Summary
+from streams.cases.snapshots import INSTANTS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -102,14 +103,7 @@ def print_case(console: Console, case: dict[str, Any]) -> None:
     table.add_column("value")
     table.add_row("state", case["state"])
     table.add_row("district / squad", f"{case['district_code']} / {case['squad_code']}")
-    for moment in (
-        "opened_at",
-        "filed_at",
-        "rejected_at",
-        "decided_at",
-        "feedback_at",
-        "closed_at",
-    ):
+    for moment in INSTANTS:
         if case[moment]:
             table.add_row(moment.removesuffix("_at"), local_time(case[moment]))
     referrals = [

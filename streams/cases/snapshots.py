@@ -112,32 +112,24 @@ def absorbed_snapshot(case_id: str, group_key: str, into: str, why: str) -> dict
     return empty
 
 
-_FIELDS = [
+# The moments of a case's life, in the order they happen.
+INSTANTS = ("opened_at", "filed_at", "rejected_at", "decided_at", "feedback_at", "closed_at")
+# Where a case is and what it is, beside its moments.
+PLACE_AND_KIND = ("district_code", "squad_code", "street_code", "agency", "category")
+_FIELDS = (
     "case_id",
     "case_no",
     "group_key",
     "state",
     "merged_into",
-    "district_code",
-    "squad_code",
-    "street_code",
-    "agency",
-    "category",
-    "opened_at",
-    "filed_at",
-    "rejected_at",
-    "decided_at",
-    "feedback_at",
-    "closed_at",
+    *PLACE_AND_KIND,
+    *INSTANTS,
     "decision",
-]
+)
 
 
 def digest(snapshot: Mapping[str, Any]) -> str:
     return content_hash(snapshot)[:16]
-
-
-_INSTANTS = ("opened_at", "filed_at", "rejected_at", "decided_at", "feedback_at", "closed_at")
 
 
 def _instant(value: str | None) -> datetime | None:
@@ -147,7 +139,7 @@ def _instant(value: str | None) -> datetime | None:
 def to_avro(snapshot: Mapping[str, Any]) -> dict[str, Any]:
     """The snapshot as a ``CaseSnapshot`` Avro record (datetimes, versions as JSON text)."""
     out = dict(snapshot)
-    for key in _INSTANTS:
+    for key in INSTANTS:
         out[key] = _instant(out.get(key))
     decision = out.get("decision")
     if decision is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -124,14 +125,18 @@ def print_case(console: Console, case: dict[str, Any]) -> None:
 
 def print_dead_letters(console: Console, letters: list[dict[str, Any]]) -> None:
     table = Table(title=f"{len(letters)} dead letters")
-    for column in ("error", "reason", "source", "at"):
-        table.add_column(column)
+    table.add_column("error", no_wrap=True)
+    table.add_column("reason", ratio=3)
+    table.add_column("source", ratio=1)
+    table.add_column("at", no_wrap=True)
     for letter in letters:
-        source = f"{letter['source_file']}:{letter['source_line']}" if letter["source_file"] else ""
-        if letter["source_topic"]:
-            position = (
+        if letter["source_file"]:
+            source = f"{Path(letter['source_file']).name}:{letter['source_line']}"
+        else:
+            source = (
                 f"{letter['source_topic']}/{letter['source_partition']}/{letter['source_offset']}"
             )
-            source = f"{position}\n{source}" if source else position
-        table.add_row(letter["error"], letter["reason"], source, letter["dead_lettered_at"][:19])
+        table.add_row(
+            letter["error"], letter["reason"], source, local_time(letter["dead_lettered_at"])
+        )
     console.print(table)

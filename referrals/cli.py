@@ -159,6 +159,33 @@ def deadletters(
         print_dead_letters(out, letters)
 
 
+class Lang(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+@app.command()
+def report(
+    year: Annotated[int, typer.Option(help="the year, counted in Asia/Shanghai")],
+    format: FormatOpt = Format.text,
+    lang: Annotated[Lang, typer.Option(help="language of the text report")] = Lang.zh,
+    db: Db = None,
+    broker: Broker = None,
+    org: Org = None,
+) -> None:
+    """The annual report: referrals, cases, major cases, penalties, change on the year before."""
+    from referrals.queries import annual_report_of
+    from streams.reports.annual import report_text
+
+    settings = settings_for(db, broker, org)
+    with store_session(settings) as session:
+        document = annual_report_of(session, year)
+    if format is Format.json:
+        emit_json(document)
+    else:
+        sys.stdout.write(report_text(document, lang.value) + "\n")
+
+
 @app.command()
 def publish(
     file: InputFile,

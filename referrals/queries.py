@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consumers.models import CaseRow, DeadLetterRow, ReferralRow
+from consumers.models import CaseRow, DeadLetterRow, LedgerEntryRow, ReferralRow
 from streams.events import ReferralKey
+from streams.reports.annual import CaseFacts, ReferralFacts, annual_report
 
 
 class CaseNotFound(LookupError):
@@ -92,3 +94,27 @@ def dead_letters(session: Session) -> list[dict[str, Any]]:
         }
         for row in rows
     ]
+
+
+def annual_report_of(session: Session, year: int) -> dict[str, Any]:
+    """The annual report of what the store holds."""
+    referrals = [
+        ReferralFacts(r.agency, r.referred_at, r.exact_duplicates, r.opened_case)
+        for r in session.scalars(select(ReferralRow))
+    ]
+    receipts: dict[str, list[tuple[datetime, int]]] = {}
+    for entry in session.scalars(select(LedgerEntryRow).where(LedgerEntryRow.kind == "receipt")):
+        receipts.setdefault(entry.case_id, []).append((entry.at, entry.amount_fen))
+    cases = [
+        CaseFacts(
+            agency=c.agency or "",
+            opened_at=c.opened_at or datetime.min.replace(tzinfo=UTC),
+            filed_at=c.filed_at,
+            decided_at=c.decided_at,
+            decided_fen=c.decided_fen,
+            major=bool(c.major),
+            payments=tuple(receipts.get(c.case_id, ())),
+        )
+        for c in session.scalars(select(CaseRow).where(CaseRow.state != "MERGED"))
+    ]
+    return annual_report(year, referrals, cases)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from consumers.models import CaseRow, DeadLetterRow
 from consumers.store import open_store
 from referrals.batch import Reporter, Summary, run_batch
-from referrals.queries import case_document, find_case
+from referrals.queries import annual_report_of, case_document, find_case
 from streams.settings import Settings
 
 SAMPLE = Path(__file__).parents[2] / "referrals" / "data" / "sample.jsonl"
@@ -75,3 +75,12 @@ def write_jsonl(path: Path, lines: list[str]) -> Path:
         "".join(line if line.endswith("\n") else line + "\n" for line in lines), encoding="utf-8"
     )
     return path
+
+
+def report(db: str, year: int) -> dict[str, Any]:
+    engine = open_store(db)
+    try:
+        with Session(engine) as session:
+            return annual_report_of(session, year)
+    finally:
+        engine.dispose()

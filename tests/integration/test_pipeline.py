@@ -30,6 +30,7 @@ from tests.integration.harness import (
     comparable,
     dead_letter_codes,
     live_cases,
+    report,
     run_files,
     write_jsonl,
 )
@@ -94,6 +95,24 @@ def test_sample_on_apache_kafka_and_postgresql(fresh_kafka: str, fresh_postgres:
     assert case_of(fresh_postgres, "ENVIRONMENT:HB-2022-0004")["state"] == "OPEN"
     direct = case_of(fresh_postgres, "TRAFFIC_POLICE:JJ-2022-0002")
     assert direct["squad_code"] == "430204-00"  # no street: the district's direct squad
+
+    # the sample's 2022, counted by hand: 7 distinct referrals (the 1999 one and the two
+    # broken ones never entered), 3 filed (ZJ-2022-0000's case, ZJ-2022-0002, JJ-2022-0002),
+    # one of them major (50 000 yuan), 58 000 yuan decided and 50 000 collected
+    assert report(fresh_postgres, 2022) == {
+        "year": 2022,
+        "referrals_received": 7,
+        "referrals_by_agency": {"HOUSING": 3, "TRAFFIC_POLICE": 2, "ENVIRONMENT": 2},
+        "exact_duplicates": 1,
+        "merged": 2,
+        "cases_opened": 5,
+        "cases_filed": 3,
+        "major_cases_filed": 1,
+        "major_cases_filed_by_agency": {"HOUSING": 1},
+        "penalties_decided_fen": 5_800_000,
+        "penalties_collected_fen": 5_000_000,
+        "collected_change_pct": None,
+    }
 
 
 def test_outcome_does_not_depend_on_publishing_order(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ def ensure_topics(bootstrap: str, partitions: int) -> None:
     admin = _admin(bootstrap)
     try:
         existing = set(admin.list_topics())
-        wanted = [*topics.INPUTS, *topics.INTERNAL, *topics.OUTPUTS]
+        wanted = [*topics.INPUTS, *topics.INTERNAL, *topics.OUTPUTS, topics.SCORECARDS]
         missing = [
             NewTopic(name, num_partitions=partitions, replication_factor=1)
             for name in wanted

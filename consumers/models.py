@@ -7,6 +7,7 @@ row; case rows carry ``group_seq`` so an older snapshot never overwrites a newer
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
 from sqlalchemy import (
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     String,
     TypeDecorator,
 )
@@ -147,6 +149,24 @@ class InputRow(Base):
     value: Mapped[bytes | None]
     source_file: Mapped[str | None] = mapped_column(String(500))
     source_line: Mapped[int | None]
+
+
+class ScorecardRow(Base):
+    """Every revision of every unit's monthly scorecard; the highest revision is current."""
+
+    __tablename__ = "scorecards"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    level: Mapped[Code] = mapped_column(primary_key=True)
+    unit_code: Mapped[Code] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(primary_key=True)
+    unit_name: Mapped[str] = mapped_column(String(100))
+    parent_code: Mapped[MaybeCode]
+    score: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    grade: Mapped[MaybeCode]
+    rank: Mapped[int | None]
+    metrics: Mapped[dict[str, Any]]
+    closed_at: Mapped[Instant]
 
 
 Index("ix_cases_district_opened", CaseRow.district_code, CaseRow.opened_at)

@@ -26,12 +26,15 @@ from sqlalchemy.orm import Session
 from consumers.cluster import ensure_topics, wait_until_processed
 from consumers.models import InputRow
 from consumers.publisher import Outgoing, Publisher, prepare_file
+from consumers.scorecard_feed import close_months
 from consumers.sink import GROUP as SINK_GROUP
 from consumers.sink import SqlSink
 from consumers.store import open_store, totals
 from referrals.embedded import EmbeddedBroker
 from streams import topics
 from streams.errors import RetryableError
+from streams.organisation import load_organisation
+from streams.scorecards.rubric import load_rubric
 from streams.settings import Settings
 
 # A worker on the embedded broker is alone in its group: a short rebalance gets it
@@ -144,6 +147,15 @@ class Run:
                 session_run.publish(prepared)
                 self._record_input(prepared)
                 session_run.drain()
+                self.reporter.stage("closing months")
+                with Session(self.engine) as session, session.begin():
+                    close_months(
+                        session,
+                        load_organisation(settings.org),
+                        load_rubric(settings.rubric),
+                        drained=True,
+                        producer=session_run.control,
+                    )
             finally:
                 sink.stop()
                 sink_thread.join(timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -22,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from referrals.embedded import BrokerError
 from referrals.queries import CaseNotFound, case_document, dead_letters, find_case
-from streams.errors import ReferralsError
+from streams.errors import ConfigurationError, ReferralsError
 from streams.logging import configure
 from streams.organisation import OrganisationError, load_organisation
+from streams.scorecards.rubric import load_rubric
 from streams.settings import Settings
 
 app = typer.Typer(
@@ -62,11 +64,17 @@ Org = Annotated[
     Path | None,
     typer.Option(help="organisation TOML [env REFERRALS_ORG; default: the Zhuzhou sample]"),
 ]
+Rubric = Annotated[
+    Path | None,
+    typer.Option(help="scoring rubric TOML [env REFERRALS_RUBRIC; default: DOMAIN.md's]"),
+]
 FormatOpt = Annotated[Format, typer.Option("--format", help="text for people, json for scripts")]
 InputFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]
 
 
-def settings_for(db: str | None, broker: str | None, org: Path | None) -> Settings:
+def settings_for(
+    db: str | None, broker: str | None, org: Path | None, rubric: Path | None = None
+) -> Settings:
     """Environment first, then the command line; the organisation is checked at once."""
     settings = Settings.from_env()
     if db is not None:
@@ -75,9 +83,12 @@ def settings_for(db: str | None, broker: str | None, org: Path | None) -> Settin
         settings = replace(settings, broker=broker)
     if org is not None:
         settings = replace(settings, org=org)
+    if rubric is not None:
+        settings = replace(settings, rubric=rubric)
     if settings.broker is not None:
         settings.bootstrap_servers  # noqa: B018 - validates the URL before anything starts
     load_organisation(settings.org)
+    load_rubric(settings.rubric)
     configure(settings.log_format, "warning")
     return settings
 
@@ -106,12 +117,13 @@ def run(
     db: Db = None,
     broker: Broker = None,
     org: Org = None,
+    rubric: Rubric = None,
 ) -> None:
     """Publish JSONL files, wait until the whole pipeline has processed them, summarise."""
     from referrals.batch import run_batch
     from referrals.display import ProgressReporter, print_summary
 
-    settings = settings_for(db, broker, org)
+    settings = settings_for(db, broker, org, rubric)
     with ProgressReporter(err, enabled=format is Format.text) as reporter:
         summary = run_batch(settings, files, reporter)
     if format is Format.json:
@@ -127,11 +139,12 @@ def case(
     db: Db = None,
     broker: Broker = None,
     org: Org = None,
+    rubric: Rubric = None,
 ) -> None:
     """The case that holds a referral (or a case id): state, times, referrals, ledger."""
     from referrals.display import print_case
 
-    settings = settings_for(db, broker, org)
+    settings = settings_for(db, broker, org, rubric)
     with store_session(settings) as session:
         document = case_document(find_case(session, reference))
     if format is Format.json:
@@ -146,17 +159,57 @@ def deadletters(
     db: Db = None,
     broker: Broker = None,
     org: Org = None,
+    rubric: Rubric = None,
 ) -> None:
     """Dead letters with their reason, source and time."""
     from referrals.display import print_dead_letters
 
-    settings = settings_for(db, broker, org)
+    settings = settings_for(db, broker, org, rubric)
     with store_session(settings) as session:
         letters = dead_letters(session)
     if format is Format.json:
         emit_json(letters)
     else:
         print_dead_letters(out, letters)
+
+
+class CardFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class Level(StrEnum):
+    squad = "squad"
+    district = "district"
+    city = "city"
+
+
+@app.command()
+def scorecard(
+    month: Annotated[str, typer.Option(help="YYYY-MM, Asia/Shanghai")],
+    level: Annotated[Level, typer.Option(help="squad, district or city")] = Level.district,
+    format: Annotated[CardFormat, typer.Option("--format")] = CardFormat.table,
+    db: Db = None,
+    broker: Broker = None,
+    org: Org = None,
+    rubric: Rubric = None,
+) -> None:
+    """The latest revision of a month's scorecards, one row per unit of the level."""
+    from consumers.scorecard_feed import latest_scorecards
+    from referrals.display import print_scorecards, scorecards_csv
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise ConfigurationError(f"--month must look like 2022-03, got {month!r}")
+    settings = settings_for(db, broker, org, rubric)
+    with store_session(settings) as session:
+        cards = latest_scorecards(session, month, level.value)
+    if format is CardFormat.json:
+        emit_json(cards)
+    elif format is CardFormat.csv:
+        sys.stdout.write(scorecards_csv(cards))
+    else:
+        print_scorecards(out, cards, month, level.value)
 
 
 class Lang(StrEnum):
@@ -172,12 +225,13 @@ def report(
     db: Db = None,
     broker: Broker = None,
     org: Org = None,
+    rubric: Rubric = None,
 ) -> None:
     """The annual report: referrals, cases, major cases, penalties, change on the year before."""
     from referrals.queries import annual_report_of
     from streams.reports.annual import report_text
 
-    settings = settings_for(db, broker, org)
+    settings = settings_for(db, broker, org, rubric)
     with store_session(settings) as session:
         document = annual_report_of(session, year)
     if format is Format.json:
@@ -193,13 +247,14 @@ def publish(
     db: Db = None,
     broker: Broker = None,
     org: Org = None,
+    rubric: Rubric = None,
 ) -> None:
     """Publish a partner agency's referrals (JSONL) to the broker."""
     from consumers.cluster import ensure_topics
     from consumers.publisher import Publisher, prepare_agency_file
     from referrals.batch import cluster
 
-    settings = settings_for(db, broker, org)
+    settings = settings_for(db, broker, org, rubric)
     records = list(prepare_agency_file(file, agency.value))
     with cluster(settings) as (bootstrap, _):
         ensure_topics(bootstrap, settings.partitions)
@@ -212,13 +267,13 @@ def publish(
 
 
 @app.command()
-def worker(db: Db = None, broker: Broker = None, org: Org = None) -> None:
+def worker(db: Db = None, broker: Broker = None, org: Org = None, rubric: Rubric = None) -> None:
     """Run one stream-processing worker until interrupted (run several to scale out)."""
     from consumers.cluster import ensure_topics
     from referrals.batch import cluster
     from streams.worker import run_worker
 
-    settings = settings_for(db, broker, org)
+    settings = settings_for(db, broker, org, rubric)
     configure(settings.log_format, settings.log_level)
     with cluster(settings) as (bootstrap, embedded):
         if embedded:
@@ -228,14 +283,14 @@ def worker(db: Db = None, broker: Broker = None, org: Org = None) -> None:
 
 
 @app.command()
-def sink(db: Db = None, broker: Broker = None, org: Org = None) -> None:
+def sink(db: Db = None, broker: Broker = None, org: Org = None, rubric: Rubric = None) -> None:
     """Run the SQL sink until interrupted: case snapshots and dead letters into --db."""
     from consumers.cluster import ensure_topics
     from consumers.sink import SqlSink
     from consumers.store import open_store
     from referrals.batch import cluster
 
-    settings = settings_for(db, broker, org)
+    settings = settings_for(db, broker, org, rubric)
     configure(settings.log_format, settings.log_level)
     with cluster(settings) as (bootstrap, _):
         ensure_topics(bootstrap, settings.partitions)
@@ -244,13 +299,13 @@ def sink(db: Db = None, broker: Broker = None, org: Org = None) -> None:
 
 
 @app.command()
-def demo(db: Db = None, broker: Broker = None, org: Org = None) -> None:
+def demo(db: Db = None, broker: Broker = None, org: Org = None, rubric: Rubric = None) -> None:
     """Run the bundled sample through the pipeline and show what happened."""
     from referrals.batch import run_batch
     from referrals.display import ProgressReporter, print_case, print_dead_letters, print_summary
 
     workdir = Path(tempfile.mkdtemp(prefix="referrals-demo-"))
-    settings = settings_for(db or f"sqlite:///{workdir / 'demo.db'}", broker, org)
+    settings = settings_for(db or f"sqlite:///{workdir / 'demo.db'}", broker, org, rubric)
     sample = Path(__file__).parent / "data" / "sample.jsonl"
     out.rule("[bold]referral-pipeline demo: the bundled sample through the real pipeline")
     with ProgressReporter(err, enabled=True) as reporter:

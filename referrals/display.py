@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -140,3 +142,82 @@ def print_dead_letters(console: Console, letters: list[dict[str, Any]]) -> None:
             letter["error"], letter["reason"], source, local_time(letter["dead_lettered_at"])
         )
     console.print(table)
+
+
+METRIC_LABELS = {
+    "filing_timeliness": "立案及时",
+    "decision_timeliness": "处罚及时",
+    "legal_review": "法制审核",
+    "collection": "罚没执收",
+    "feedback": "反馈",
+}
+
+
+def _rate(tally: dict[str, Any]) -> str:
+    if tally["rate"] is None:
+        return "—"
+    return (
+        f"{tally['on_time']}/{tally['due']} {tally['rate']:.0%}"
+        if tally["due"] < 10_000
+        else f"{tally['rate']:.0%}"
+    )
+
+
+def print_scorecards(console: Console, cards: list[dict[str, Any]], month: str, level: str) -> None:
+    if not cards:
+        console.print(f"no scorecards for {month}: the month is not closed yet")
+        return
+    table = Table(title=f"{month} {level} scorecards (revision {cards[0]['revision']})")
+    for column in ("rank", "unit", "score", "grade"):
+        table.add_column(column, justify="right" if column in ("rank", "score") else "left")
+    for metric in METRIC_LABELS.values():
+        table.add_column(metric, justify="right")
+    for card in cards:
+        score = "—" if card["score"] is None else f"{card['score']:.2f}"
+        table.add_row(
+            str(card["rank"] or "—"),
+            card["unit_name"],
+            score,
+            card["grade"] or "—",
+            *(_rate(card["metrics"][m]) for m in METRIC_LABELS),
+        )
+    console.print(table)
+
+
+def scorecards_csv(cards: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "month",
+            "level",
+            "unit_code",
+            "unit_name",
+            "parent_code",
+            "revision",
+            "score",
+            "grade",
+            "rank",
+            *(f"{m}_{part}" for m in METRIC_LABELS for part in ("due", "on_time", "rate")),
+        ]
+    )
+    for card in cards:
+        writer.writerow(
+            [
+                card["month"],
+                card["level"],
+                card["unit_code"],
+                card["unit_name"],
+                card["parent_code"],
+                card["revision"],
+                card["score"],
+                card["grade"],
+                card["rank"],
+                *(
+                    card["metrics"][m][part]
+                    for m in METRIC_LABELS
+                    for part in ("due", "on_time", "rate")
+                ),
+            ]
+        )
+    return buffer.getvalue()

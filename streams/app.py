@@ -19,6 +19,7 @@ from streams import offsets, topics
 from streams.deadletters.letters import letter_key, to_avro
 from streams.organisation import Organisation, load_organisation
 from streams.policy import Policy
+from streams.scorecards.rubric import load_rubric
 from streams.settings import Settings
 
 # Changelog records in batches of their own: the embedded broker's ListOffsets answers
@@ -96,11 +97,14 @@ def build_app(
             name, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
         )
 
+    rubric = load_rubric(settings.rubric)
     pipeline = Pipeline(
         app=app,
         settings=settings,
         org=load_organisation(settings.org),
-        policy=Policy(),
+        policy=Policy(
+            merge_window=rubric.merge_window, major_threshold_fen=rubric.major_threshold_fen
+        ),
         store=default_store(),
         references=internal(topics.REFERENCES),
         groups=internal(topics.GROUPS),

@@ -23,7 +23,10 @@ INTERNAL = (REFERENCES, GROUPS, NUMBERING)
 
 SNAPSHOTS = "cases.snapshots"
 DEADLETTERS = "deadletters"
+# What the SQL sink stores.
 OUTPUTS = (SNAPSHOTS, DEADLETTERS)
+# Written by the scorecard feed, from the store, once a month is closed.
+SCORECARDS = "scorecards.monthly"
 
 
 def input_topic(kind: str, agency: str | None = None) -> str:

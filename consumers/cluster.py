@@ -34,7 +34,13 @@ def ensure_topics(bootstrap: str, partitions: int) -> None:
     admin = _admin(bootstrap)
     try:
         existing = set(admin.list_topics())
-        wanted = [*topics.INPUTS, *topics.INTERNAL, *topics.OUTPUTS, topics.SCORECARDS]
+        wanted = [
+            *topics.INPUTS,
+            *topics.INTERNAL,
+            *topics.OUTPUTS,
+            topics.SCORECARDS,
+            topics.PENALTIES,
+        ]
         missing = [
             NewTopic(name, num_partitions=partitions, replication_factor=1)
             for name in wanted

@@ -169,4 +169,19 @@ class ScorecardRow(Base):
     closed_at: Mapped[Instant]
 
 
+class PenaltyTotalsRow(Base):
+    """A closed month's penalties for one district, squad and source agency."""
+
+    __tablename__ = "penalty_totals"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    district_code: Mapped[Code] = mapped_column(primary_key=True)
+    squad_code: Mapped[Code] = mapped_column(primary_key=True)
+    agency: Mapped[Code] = mapped_column(primary_key=True)
+    decided_fen: Mapped[Fen]
+    collected_fen: Mapped[Fen]
+    outstanding_fen: Mapped[Fen]
+    overpaid_fen: Mapped[Fen]
+
+
 Index("ix_cases_district_opened", CaseRow.district_code, CaseRow.opened_at)

@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from consumers.models import CaseRow, LedgerEntryRow, ReferralRow, ScorecardRow
+from consumers.models import (
+    CaseRow,
+    LedgerEntryRow,
+    PenaltyTotalsRow,
+    ReferralRow,
+    ScorecardRow,
+)
 from schemas.codec import default_store
 from streams import topics
 from streams.ledger.rules import Receipt
+from streams.ledger.totals import DecidedCase, Totals, monthly_totals
 from streams.organisation import Organisation
 from streams.scorecards.rubric import Rubric
 from streams.scorecards.scoring import SHANGHAI, CaseFacts, Scorecard, month_of, scorecards
@@ -181,7 +188,8 @@ def close_months(
     store = default_store()
     closed = []
     now = datetime.now(UTC)
-    for month in closed_months(session, rubric, drained=drained):
+    months = closed_months(session, rubric, drained=drained)
+    for month in months:
         cards = scorecards(facts, month, rubric, units(org))
         latest = session.scalar(
             select(func.max(ScorecardRow.revision)).where(ScorecardRow.month == month)
@@ -218,9 +226,61 @@ def close_months(
                     value=store.encode("MonthlyScorecard", _avro(document)),
                 )
         closed.append(Closed(month, documents[0]["revision"]))
+    _close_penalties(session, months, store, producer)
     if producer is not None:
         producer.flush()
     return closed
+
+
+def decided_cases(session: Session) -> list[DecidedCase]:
+    return [
+        DecidedCase(
+            district_code=row.district_code or "",
+            squad_code=row.squad_code or "",
+            agency=row.agency or "",
+            decided_at=row.decided_at,
+            decided_fen=row.decided_fen,
+            receipts=tuple(
+                Receipt(p["receipt_no"], datetime.fromisoformat(p["paid_at"]), p["amount_fen"])
+                for p in row.snapshot["payments"]
+            ),
+        )
+        for row in session.scalars(
+            select(CaseRow).where(CaseRow.state != "MERGED", CaseRow.decided_at.is_not(None))
+        )
+        if row.decided_at is not None
+    ]
+
+
+def _close_penalties(
+    session: Session, months: list[str], store: Any, producer: Producer | None
+) -> None:
+    """Store each closed month's penalty totals, sending the months that changed."""
+    totals = monthly_totals(decided_cases(session), months)
+    for month in months:
+        rows = {k[1:]: v for k, v in totals.items() if k[0] == month}
+        stored = {
+            (r.district_code, r.squad_code, r.agency): Totals(
+                r.decided_fen, r.collected_fen, r.outstanding_fen, r.overpaid_fen
+            )
+            for r in session.scalars(
+                select(PenaltyTotalsRow).where(PenaltyTotalsRow.month == month)
+            )
+        }
+        if stored == rows:
+            continue
+        session.execute(delete(PenaltyTotalsRow).where(PenaltyTotalsRow.month == month))
+        for (district, squad, agency), row in sorted(rows.items()):
+            values = dict(
+                month=month, district_code=district, squad_code=squad, agency=agency, **asdict(row)
+            )
+            session.add(PenaltyTotalsRow(**values))
+            if producer is not None:
+                producer.send(
+                    topics.PENALTIES,
+                    key=f"{month}|{district}|{squad}|{agency}".encode(),
+                    value=store.encode("PenaltyTotals", values),
+                )
 
 
 def _decimal(score: float) -> Decimal:

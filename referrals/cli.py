@@ -212,6 +212,28 @@ def scorecard(
         print_scorecards(out, cards, month, level.value)
 
 
+@app.command()
+def penalties(
+    year: Annotated[int, typer.Option(help="the year, counted in Asia/Shanghai")],
+    format: FormatOpt = Format.text,
+    db: Db = None,
+    broker: Broker = None,
+    org: Org = None,
+    rubric: Rubric = None,
+) -> None:
+    """Penalties collected by district in a year against the year before."""
+    from referrals.display import print_penalties
+    from referrals.queries import penalties_by_district
+
+    settings = settings_for(db, broker, org, rubric)
+    with store_session(settings) as session:
+        rows = penalties_by_district(session, year, load_organisation(settings.org))
+    if format is Format.json:
+        emit_json(rows)
+    else:
+        print_penalties(out, rows, year)
+
+
 class Lang(StrEnum):
     zh = "zh"
     en = "en"

@@ -221,3 +221,27 @@ def scorecards_csv(cards: list[dict[str, Any]]) -> str:
             ]
         )
     return buffer.getvalue()
+
+
+def print_penalties(console: Console, rows: list[dict[str, Any]], year: int) -> None:
+    table = Table(title=f"penalties {year} by district (yuan)")
+    for column in (
+        "district",
+        "decided",
+        "collected",
+        f"collected {year - 1}",
+        "change",
+        "outstanding at year end",
+    ):
+        table.add_column(column, justify="left" if column == "district" else "right")
+    for row in rows:
+        change = row["collected_change_pct"]
+        table.add_row(
+            row["district_name"],
+            yuan(row["decided_fen"]),
+            yuan(row["collected_fen"]),
+            yuan(row["collected_before_fen"]),
+            "—" if change is None else f"{change:+.1f}%",
+            yuan(row["outstanding_fen"]),
+        )
+    console.print(table)

@@ -9,8 +9,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consumers.models import CaseRow, DeadLetterRow, LedgerEntryRow, ReferralRow
+from consumers.models import (
+    CaseRow,
+    DeadLetterRow,
+    LedgerEntryRow,
+    PenaltyTotalsRow,
+    ReferralRow,
+)
 from streams.events import ReferralKey
+from streams.ledger.totals import Totals, year_on_year
+from streams.organisation import Organisation
 from streams.reports.annual import CaseFacts, ReferralFacts, annual_report
 
 
@@ -118,3 +126,44 @@ def annual_report_of(session: Session, year: int) -> dict[str, Any]:
         for c in session.scalars(select(CaseRow).where(CaseRow.state != "MERGED"))
     ]
     return annual_report(year, referrals, cases)
+
+
+def penalties_by_district(session: Session, year: int, org: Organisation) -> list[dict[str, Any]]:
+    """Decided and collected by district in ``year``, collected the year before, the change
+    in percent, and what was outstanding at the year's end (closed months only)."""
+    rows = session.scalars(
+        select(PenaltyTotalsRow).where(
+            PenaltyTotalsRow.month.between(f"{year - 1}-01", f"{year}-12")
+        )
+    ).all()
+    totals = {
+        (r.month, r.district_code, r.squad_code, r.agency): Totals(
+            r.decided_fen, r.collected_fen, r.outstanding_fen, r.overpaid_fen
+        )
+        for r in rows
+    }
+    changes = year_on_year(totals, year)
+    last_month = max((r.month for r in rows if r.month.startswith(f"{year}-")), default=None)
+    result = []
+    for code, district in org.districts.items():
+        this, before, change = changes.get(code, (0, 0, None))
+        result.append(
+            {
+                "district_code": code,
+                "district_name": district.name,
+                "decided_fen": sum(
+                    r.decided_fen
+                    for r in rows
+                    if r.district_code == code and r.month.startswith(f"{year}-")
+                ),
+                "collected_fen": this,
+                "collected_before_fen": before,
+                "collected_change_pct": change,
+                "outstanding_fen": sum(
+                    r.outstanding_fen
+                    for r in rows
+                    if r.district_code == code and r.month == last_month
+                ),
+            }
+        )
+    return result

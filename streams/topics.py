@@ -27,6 +27,7 @@ DEADLETTERS = "deadletters"
 OUTPUTS = (SNAPSHOTS, DEADLETTERS)
 # Written by the scorecard feed, from the store, once a month is closed.
 SCORECARDS = "scorecards.monthly"
+PENALTIES = "penalties.monthly"
 
 
 def input_topic(kind: str, agency: str | None = None) -> str:

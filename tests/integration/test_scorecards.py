@@ -11,7 +11,7 @@ from kafka import KafkaConsumer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from consumers.models import ScorecardRow
+from consumers.models import PenaltyTotalsRow, ScorecardRow
 from consumers.scorecard_feed import latest_scorecards
 from consumers.store import open_store
 from schemas.codec import default_store
@@ -95,3 +95,34 @@ def test_a_late_event_gives_a_closed_month_revision_2(fresh_kafka: str, tmp_path
     consumer.close()
     assert set(on_topic) == {1, 2}
     assert (on_topic[1]["score"], on_topic[2]["score"]) == ("50.00", "33.33")
+
+
+def test_penalty_totals_by_unit_and_month(fresh_kafka: str, tmp_path: Path) -> None:
+    """The sample's muck-transport case (建设街道 squad, housing): 50 000 yuan decided in
+    April, 20 000 paid in April, 30 000 in May; in SQL and on penalties.monthly."""
+    db = f"sqlite:///{tmp_path / 'penalties.db'}"
+    run_files(db, [SAMPLE], broker=fresh_kafka)
+    engine = open_store(db)
+    with Session(engine) as session:
+        rows = {
+            (r.month, r.squad_code, r.agency): (
+                r.decided_fen,
+                r.collected_fen,
+                r.outstanding_fen,
+                r.overpaid_fen,
+            )
+            for r in session.scalars(select(PenaltyTotalsRow))
+        }
+    engine.dispose()
+    assert rows[("2022-04", "430203-01", "HOUSING")] == (5_000_000, 2_000_000, 3_000_000, 0)
+    assert rows[("2022-05", "430203-01", "HOUSING")] == (0, 3_000_000, 0, 0)
+    assert rows[("2022-05", "430202-01", "HOUSING")] == (800_000, 0, 800_000, 0)
+    consumer = KafkaConsumer(
+        topics.PENALTIES,
+        bootstrap_servers=fresh_kafka,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=3000,
+    )
+    keys = {record.key.decode() for record in consumer}
+    consumer.close()
+    assert "2022-04|430203|430203-01|HOUSING" in keys

@@ -263,6 +263,25 @@ def report(
 
 
 @app.command()
+def generate(
+    profile: Annotated[str, typer.Option("--profile", help="the profile: zhuzhou-2022")],
+    out: Annotated[Path, typer.Option("--out", help="the JSONL file to write")],
+    seed: Annotated[int, typer.Option(help="the random seed; same seed, same file")] = 0,
+) -> None:
+    """Write a synthetic JSONL input (2021 and 2022 for the sample organisation)."""
+    from referrals.generate import PROFILES, generate_zhuzhou_2022
+    from streams.errors import ConfigurationError
+    from streams.organisation import default_organisation_path
+
+    if profile not in PROFILES:
+        known = ", ".join(PROFILES)
+        raise ConfigurationError(f"unknown profile {profile!r}; known profiles: {known}")
+    lines = generate_zhuzhou_2022(seed, load_organisation(default_organisation_path()))
+    out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    err.print(f"wrote {len(lines)} lines to {out}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
 def publish(
     file: InputFile,
     agency: Annotated[Agency, typer.Option(help="the agency publishing")],
@@ -321,23 +340,78 @@ def sink(db: Db = None, broker: Broker = None, org: Org = None, rubric: Rubric =
 
 
 @app.command()
-def demo(db: Db = None, broker: Broker = None, org: Org = None, rubric: Rubric = None) -> None:
-    """Run the bundled sample through the pipeline and show what happened."""
+def feed(
+    db: Db = None,
+    broker: Broker = None,
+    org: Org = None,
+    rubric: Rubric = None,
+    every: Annotated[float, typer.Option(help="seconds between two looks at the store")] = 60.0,
+) -> None:
+    """Run the scorecard feed until interrupted: close months as the watermark passes
+    them and publish their scorecards and penalty totals (a new revision when changed)."""
+    import time
+
+    from kafka import KafkaProducer
+
+    from consumers.cluster import ensure_topics
+    from consumers.scorecard_feed import close_months
+    from referrals.batch import cluster
+
+    settings = settings_for(db, broker, org, rubric)
+    configure(settings.log_format, settings.log_level)
+    organisation, scoring = load_organisation(settings.org), load_rubric(settings.rubric)
+    with cluster(settings) as (bootstrap, _), store_session(settings) as session:
+        ensure_topics(bootstrap, settings.partitions)
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                with session.begin():
+                    close_months(session, organisation, scoring, drained=False, producer=producer)
+                time.sleep(every)
+
+
+@app.command()
+def demo(
+    db: Db = None,
+    broker: Broker = None,
+    org: Org = None,
+    rubric: Rubric = None,
+    seed: Annotated[int, typer.Option(help="seed of the generated year")] = 0,
+) -> None:
+    """The main job: a generated Zhuzhou 2021-2022 through the real pipeline, then the 2022
+    report, the December district scorecards and the penalties by district."""
+    from consumers.scorecard_feed import latest_scorecards
     from referrals.batch import run_batch
-    from referrals.display import ProgressReporter, print_case, print_dead_letters, print_summary
+    from referrals.display import (
+        ProgressReporter,
+        print_penalties,
+        print_scorecards,
+        print_summary,
+    )
+    from referrals.generate import generate_zhuzhou_2022
+    from referrals.queries import annual_report_of, penalties_by_district
+    from streams.reports.annual import report_text
 
     workdir = Path(tempfile.mkdtemp(prefix="referrals-demo-"))
     settings = settings_for(db or f"sqlite:///{workdir / 'demo.db'}", broker, org, rubric)
-    sample = Path(__file__).parent / "data" / "sample.jsonl"
-    out.rule("[bold]referral-pipeline demo: the bundled sample through the real pipeline")
+    organisation = load_organisation(settings.org)
+    year = workdir / "zhuzhou-2022.jsonl"
+    lines = generate_zhuzhou_2022(seed, organisation)
+    year.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    out.rule("[bold]referral-pipeline: Zhuzhou 2021-2022, generated, through the real pipeline")
     with ProgressReporter(err, enabled=True) as reporter:
-        summary = run_batch(settings, [sample], reporter)
+        summary = run_batch(settings, [year], reporter)
     print_summary(out, summary)
     with store_session(settings) as session:
-        for reference in ("HOUSING:ZJ-2022-0001", "ENVIRONMENT:HB-2022-0003"):
-            print_case(out, case_document(find_case(session, reference)))
-        print_dead_letters(out, dead_letters(session))
-    out.print(f"database: {settings.db}")
+        report = annual_report_of(session, 2022)
+        cards = latest_scorecards(session, "2022-12", "district")
+        money = penalties_by_district(session, 2022, organisation)
+    out.rule("[bold]2022 annual report")
+    out.print(report_text(report, "zh"))
+    out.print(report_text(report, "en"))
+    print_scorecards(out, cards, "2022-12", "district")
+    print_penalties(out, money, 2022)
+    out.print(f"input: {year}\ndatabase: {settings.db}")
 
 
 try:  # typer >= 0.29 vendors click: its usage errors are not click's

@@ -145,22 +145,22 @@ def print_dead_letters(console: Console, letters: list[dict[str, Any]]) -> None:
 
 
 METRIC_LABELS = {
-    "filing_timeliness": "立案及时",
-    "decision_timeliness": "处罚及时",
-    "legal_review": "法制审核",
-    "collection": "罚没执收",
+    "filing_timeliness": "立案",
+    "decision_timeliness": "处罚",
+    "legal_review": "法审",
+    "collection": "执收",
     "feedback": "反馈",
 }
+GRADE_LABELS = {"EXCELLENT": "优秀", "GOOD": "良好", "PASS": "合格", "FAIL": "不合格"}
 
 
-def _rate(tally: dict[str, Any]) -> str:
+def _rate(metric: str, tally: dict[str, Any]) -> str:
+    """On time of due for counted items; the amount ratio for collection (fen)."""
     if tally["rate"] is None:
         return "—"
-    return (
-        f"{tally['on_time']}/{tally['due']} {tally['rate']:.0%}"
-        if tally["due"] < 10_000
-        else f"{tally['rate']:.0%}"
-    )
+    if metric == "collection":
+        return f"{tally['rate']:.0%}"
+    return f"{tally['on_time']}/{tally['due']}"
 
 
 def print_scorecards(console: Console, cards: list[dict[str, Any]], month: str, level: str) -> None:
@@ -178,8 +178,8 @@ def print_scorecards(console: Console, cards: list[dict[str, Any]], month: str, 
             str(card["rank"] or "—"),
             card["unit_name"],
             score,
-            card["grade"] or "—",
-            *(_rate(card["metrics"][m]) for m in METRIC_LABELS),
+            GRADE_LABELS.get(card["grade"] or "", "—"),
+            *(_rate(m, card["metrics"][m]) for m in METRIC_LABELS),
         )
     console.print(table)
 

@@ -30,7 +30,7 @@ def test_compose_services_run_real_commands_with_known_settings() -> None:
     REFERRALS_* variable it sets is a field of Settings."""
     services = _compose()["services"]
     project = {name: s for name, s in services.items() if s["image"].startswith("referral-")}
-    assert set(project) == {"worker", "sink"}
+    assert set(project) == {"worker", "sink", "feed"}
     settings = {PREFIX + f.name.upper() for f in fields(Settings)}
     for service in project.values():
         assert service["command"][0] in COMMANDS

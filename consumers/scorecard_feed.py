@@ -28,11 +28,12 @@ from consumers.models import (
 )
 from schemas.codec import default_store
 from streams import topics
+from streams.events import SHANGHAI
 from streams.ledger.rules import Receipt
 from streams.ledger.totals import DecidedCase, Totals, monthly_totals
 from streams.organisation import Organisation
 from streams.scorecards.rubric import Rubric
-from streams.scorecards.scoring import SHANGHAI, CaseFacts, Scorecard, month_of, scorecards
+from streams.scorecards.scoring import CaseFacts, Scorecard, month_of, scorecards
 
 
 class Producer(Protocol):

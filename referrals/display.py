@@ -8,7 +8,6 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from rich.console import Console
 from rich.progress import (
@@ -23,8 +22,7 @@ from rich.table import Table
 
 from referrals.batch import Reporter, Summary
 from streams.cases.snapshots import INSTANTS
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from streams.events import SHANGHAI
 
 
 def local_time(instant: str) -> str:

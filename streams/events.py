@@ -13,8 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from streams.errors import SchemaViolation
+
+# Months, days and years are counted here (DOMAIN.md: "Time, money, identity").
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 LifecycleKind = Literal[
     "case_filed", "case_rejected", "case_decided", "feedback_sent", "case_closed"

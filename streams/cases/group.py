@@ -13,7 +13,6 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from streams.cases.forming import GroupView, form_cases
 from streams.cases.machine import Verdict
@@ -21,6 +20,7 @@ from streams.cases.snapshots import absorbed_snapshot, case_snapshot, digest
 from streams.dedup.rules import Arrival, add_version, case_id_for
 from streams.errors import InvalidTransition, Unmatched
 from streams.events import (
+    SHANGHAI,
     Lifecycle,
     Payment,
     Referral,
@@ -30,8 +30,6 @@ from streams.events import (
 )
 from streams.organisation import Organisation
 from streams.policy import Policy
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass

@@ -6,14 +6,13 @@ import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from streams.errors import ImpossibleValue, SchemaViolation, UnknownPlace
-from streams.events import Event, Lifecycle, Payment, Referral, parse_instant
+from streams.events import SHANGHAI, Event, Lifecycle, Payment, Referral, parse_instant
 from streams.organisation import Organisation, OrganisationError
 
 # Years, like months and days, are counted in Asia/Shanghai.
-EARLIEST = datetime(2000, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+EARLIEST = datetime(2000, 1, 1, tzinfo=SHANGHAI)
 FUTURE_TOLERANCE = timedelta(days=1)
 AGENCY_BLOCK = {"HOUSING": "housing", "TRAFFIC_POLICE": "traffic", "ENVIRONMENT": "environment"}
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")

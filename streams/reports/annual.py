@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from streams.events import SHANGHAI
+
 AGENCIES = ("HOUSING", "TRAFFIC_POLICE", "ENVIRONMENT")
 AGENCY_ZH = {"HOUSING": "住建", "TRAFFIC_POLICE": "交警", "ENVIRONMENT": "生态环境"}
 

@@ -11,12 +11,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
+from streams.events import SHANGHAI
 from streams.ledger.rules import Receipt, collected_by
 from streams.scorecards.rubric import Rubric
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 CENT = Decimal("0.01")
 
 

@@ -72,15 +72,19 @@ def cluster(settings: Settings) -> Iterator[tuple[str, bool]]:
         yield broker.bootstrap, True
 
 
-class Worker:
-    """A stream-processing worker in a child process, its log in a file."""
+class Child:
+    """A ``referrals`` sub-command (a stream worker, the SQL sink) in a child process,
+    its output in ``<log_dir>/<command>.log``."""
 
-    def __init__(self, settings: Settings, bootstrap: str, log_dir: Path) -> None:
-        self.log_path = log_dir / "worker.log"
+    def __init__(
+        self, settings: Settings, bootstrap: str, log_dir: Path, command: str = "worker"
+    ) -> None:
+        self.command = command
+        self.log_path = log_dir / f"{command}.log"
         env = {**os.environ, **settings_env(settings)}
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "referrals", "worker", "--broker", f"kafka://{bootstrap}"],
+                [sys.executable, "-m", "referrals", command, "--broker", f"kafka://{bootstrap}"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -90,7 +94,7 @@ class Worker:
     def check(self) -> None:
         if self.process.poll() is not None:
             raise RetryableError(
-                f"the stream worker exited with status {self.process.returncode}; "
+                f"the {self.command} process exited with status {self.process.returncode}; "
                 f"see {self.log_path}"
             )
 
@@ -102,6 +106,11 @@ class Worker:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: no handler runs, nothing is flushed."""
+        self.process.kill()
+        self.process.wait()
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -134,7 +143,7 @@ class Run:
             if embedded:
                 settings = replace(settings, rebalance_timeout=EMBEDDED_REBALANCE_TIMEOUT)
             ensure_topics(bootstrap, settings.partitions)
-            worker = Worker(settings, bootstrap, Path(log_dir))
+            worker = Child(settings, bootstrap, Path(log_dir))
             sink = SqlSink(bootstrap, self.engine)
             sink_thread = threading.Thread(target=sink.run, name="sql-sink", daemon=True)
             sink_thread.start()
@@ -210,7 +219,7 @@ class _Session:
         self,
         bootstrap: str,
         settings: Settings,
-        worker: Worker,
+        worker: Child,
         sink: SqlSink,
         sink_thread: threading.Thread,
         reporter: Reporter,

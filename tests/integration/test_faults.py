@@ -8,11 +8,6 @@ twice, so every case must end DECIDED with exactly its decided amount collected.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -28,7 +23,7 @@ from consumers.models import CaseRow, DeadLetterRow, LedgerEntryRow
 from consumers.publisher import Publisher, prepare_file
 from consumers.sink import GROUP as SINK_GROUP
 from consumers.store import open_store
-from referrals.batch import Worker, settings_env
+from referrals.batch import Child
 from referrals.embedded import EmbeddedBroker
 from streams import topics
 from streams.settings import Settings
@@ -36,26 +31,6 @@ from streams.settings import Settings
 pytestmark = pytest.mark.integration
 
 CASES = 400
-
-
-class SinkProcess:
-    """``referrals sink`` in a child process, so that it too can be killed outright."""
-
-    def __init__(self, settings: Settings, bootstrap: str, log: Path) -> None:
-        env = {**os.environ, **settings_env(settings)}
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "referrals", "sink", "--broker", f"kafka://{bootstrap}"],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait()
 
 
 @pytest.fixture(params=["apache-kafka", "embedded"])
@@ -71,11 +46,6 @@ def broker(request: pytest.FixtureRequest) -> Iterator[str]:
 def _stored_cases(engine: object) -> int:
     with Session(engine) as session:  # type: ignore[call-overload]
         return session.scalar(select(func.count()).select_from(CaseRow)) or 0
-
-
-def _kill(worker: Worker) -> None:
-    os.kill(worker.process.pid, signal.SIGKILL)
-    worker.process.wait()
 
 
 def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
@@ -94,19 +64,19 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
 
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    first = Worker(settings, broker, tmp_path / "a")
-    sink = SinkProcess(settings, broker, tmp_path / "sink-a.log")
+    first = Child(settings, broker, tmp_path / "a")
+    sink = Child(settings, broker, tmp_path / "a", command="sink")
     deadline = time.monotonic() + 180
     while _stored_cases(engine) < CASES // 4:
         assert time.monotonic() < deadline, f"no progress; see {first.log_path}"
         first.check()
         time.sleep(0.2)
-    _kill(first)
+    first.kill()
     sink.kill()
     killed_at = _stored_cases(engine)
 
-    second = Worker(settings, broker, tmp_path / "b")
-    sink = SinkProcess(settings, broker, tmp_path / "sink-b.log")
+    second = Child(settings, broker, tmp_path / "b")
+    sink = Child(settings, broker, tmp_path / "b", command="sink")
     try:
         groups = {
             settings.app_id: [*topics.INPUTS, *topics.INTERNAL],

@@ -267,16 +267,20 @@ def generate(
     profile: Annotated[str, typer.Option("--profile", help="the profile: zhuzhou-2022")],
     out: Annotated[Path, typer.Option("--out", help="the JSONL file to write")],
     seed: Annotated[int, typer.Option(help="the random seed; same seed, same file")] = 0,
+    db: Db = None,
+    broker: Broker = None,
+    org: Org = None,
+    rubric: Rubric = None,
 ) -> None:
-    """Write a synthetic JSONL input (2021 and 2022 for the sample organisation)."""
+    """Write a synthetic JSONL input: 2021 and 2022 for the organisation (the profile is
+    written for the shipped Zhuzhou sample; --db and --broker are accepted and unused)."""
     from referrals.generate import PROFILES, generate_zhuzhou_2022
-    from streams.errors import ConfigurationError
-    from streams.organisation import default_organisation_path
 
     if profile not in PROFILES:
         known = ", ".join(PROFILES)
         raise ConfigurationError(f"unknown profile {profile!r}; known profiles: {known}")
-    lines = generate_zhuzhou_2022(seed, load_organisation(default_organisation_path()))
+    settings = settings_for(db, broker, org, rubric)
+    lines = generate_zhuzhou_2022(seed, load_organisation(settings.org))
     out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     err.print(f"wrote {len(lines)} lines to {out}", markup=False, highlight=False, soft_wrap=True)
 

@@ -82,6 +82,10 @@ def backlog(bootstrap: str, groups: Mapping[str, Iterable[str]]) -> dict[str, in
     return behind
 
 
+class Stalled(RetryableError):
+    """The backlog has not moved for a while though records are waiting."""
+
+
 def wait_until_processed(
     bootstrap: str,
     groups: Mapping[str, Iterable[str]],
@@ -89,11 +93,14 @@ def wait_until_processed(
     timeout: float,
     progress: Progress | None = None,
     poll_interval: float = 0.25,
+    stalled_after: float | None = None,
 ) -> None:
-    """Block until two readings in a row find no backlog; raise RetryableError on timeout."""
+    """Block until two readings in a row find no backlog; raise RetryableError on timeout,
+    or Stalled when the same partitions stay behind by the same counts that long."""
     deadline = time.monotonic() + timeout
     clear_readings = 0
     peak = 0
+    unchanged_since, last = time.monotonic(), None
     while clear_readings < 2:
         lags = backlog(bootstrap, groups)
         behind = sum(lags.values())
@@ -101,8 +108,13 @@ def wait_until_processed(
         if progress is not None:
             progress(peak - behind, peak)
         clear_readings = clear_readings + 1 if behind == 0 else 0
-        if time.monotonic() > deadline:
-            worst = ", ".join(f"{k}: {v}" for k, v in sorted(lags.items())[:6])
+        now = time.monotonic()
+        if lags != last:
+            unchanged_since, last = now, lags
+        worst = ", ".join(f"{k}: {v}" for k, v in sorted(lags.items())[:6])
+        if stalled_after is not None and lags and now - unchanged_since > stalled_after:
+            raise Stalled(f"no progress for {stalled_after:g} s ({worst})")
+        if now > deadline:
             raise RetryableError(
                 f"the pipeline still had {behind} records to process after {timeout:g} s ({worst})"
             )

@@ -23,7 +23,7 @@ from kafka import KafkaProducer
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from consumers.cluster import ensure_topics, wait_until_processed
+from consumers.cluster import Stalled, ensure_topics, wait_until_processed
 from consumers.models import InputRow
 from consumers.publisher import Outgoing, Publisher, prepare_file
 from consumers.scorecard_feed import close_months
@@ -33,13 +33,19 @@ from consumers.store import open_store, totals
 from referrals.embedded import EmbeddedBroker
 from streams import topics
 from streams.errors import RetryableError
+from streams.logging import get_logger
 from streams.organisation import load_organisation
 from streams.scorecards.rubric import load_rubric
 from streams.settings import Settings
 
+log = get_logger(__name__)
+
 # A worker on the embedded broker is alone in its group: a short rebalance gets it
 # consuming in about a second and a half instead of five.
 EMBEDDED_REBALANCE_TIMEOUT = 3.0
+# A backlog unchanged this long, records waiting, means a stalled worker: restart it.
+STALLED_AFTER_S = 30.0
+RESTARTS = 2
 
 
 @dataclass(frozen=True)
@@ -81,15 +87,23 @@ class Child:
     ) -> None:
         self.command = command
         self.log_path = log_dir / f"{command}.log"
-        env = {**os.environ, **settings_env(settings)}
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "referrals", command, "--broker", f"kafka://{bootstrap}"],
-                env=env,
+        self.argv = [sys.executable, "-m", "referrals", command, "--broker", f"kafka://{bootstrap}"]
+        self.env = {**os.environ, **settings_env(settings)}
+        self.process = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        with self.log_path.open("ab") as log:
+            return subprocess.Popen(
+                self.argv,
+                env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+    def restart(self) -> None:
+        self.stop()
+        self.process = self._spawn()
 
     def check(self) -> None:
         if self.process.poll() is not None:
@@ -268,6 +282,9 @@ class _Session:
             self.wait("draining")
 
     def wait(self, label: str) -> None:
+        """Wait until everything written so far is processed. A worker whose partitions
+        stop moving is restarted: it resumes from its committed offsets, and reprocessing
+        is harmless (streams/offsets.py tells of the Faust bug that can stall one)."""
         self.reporter.stage(label)
         groups = {
             self.settings.app_id: [*topics.INPUTS, *topics.INTERNAL],
@@ -278,6 +295,19 @@ class _Session:
             self._check()
             self.reporter.advance(done, total)
 
+        for _ in range(RESTARTS):
+            try:
+                wait_until_processed(
+                    self.bootstrap,
+                    groups,
+                    timeout=600,
+                    progress=progress,
+                    stalled_after=STALLED_AFTER_S,
+                )
+                return
+            except Stalled as stalled:
+                log.warning("worker_restarted", reason=str(stalled))
+                self.worker.restart()
         wait_until_processed(self.bootstrap, groups, timeout=600, progress=progress)
 
 

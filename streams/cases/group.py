@@ -70,6 +70,7 @@ def accept(
     log = copy.deepcopy(log) if log is not None else new_log(message["group"])
     outcome = Outcome()
     kind = message["type"]
+    view: GroupView | None = None
     if kind == "event":
         changed = _record(log, message, outcome)
     elif kind == "numbered":
@@ -77,15 +78,18 @@ def accept(
         log["numbers"].setdefault(message["case_id"], message["case_no"])
     elif kind == "expire":
         deadline = message["now_ms"] - message["hold_ms"]
-        changed = _expire(log, policy, outcome, lambda e: e["received_ms"] < deadline, _HOLD_ENDED)
+        view = _expire(log, policy, outcome, lambda e: e["received_ms"] < deadline, _HOLD_ENDED)
+        changed = view is not None
     elif kind == "drain":
-        changed = _expire(log, policy, outcome, lambda e: True, _DRAINED)
+        view = _expire(log, policy, outcome, lambda e: True, _DRAINED)
+        changed = view is not None
     else:
         raise ValueError(f"unknown group message type {kind!r}")
     if not changed:
         _resend(log, outcome, org, policy, everything=kind in ("event", "numbered"))
         return outcome
-    view = _form(log, policy)
+    # Expiring only marks unapplied events dead, so the cases formed before it stand.
+    view = view or _form(log, policy)
     log["seq"] += 1
     _emit(log, view, org, outcome, message.get("event_id", kind))
     outcome.log = log
@@ -180,9 +184,9 @@ def _expire(
     outcome: Outcome,
     due: Callable[[dict[str, Any]], bool],
     why: str,
-) -> bool:
+) -> GroupView | None:
     """Dead-letter the waiting and the conflicting events that ``due`` selects (judged on
-    the current view); whether there were any.
+    the current view); the view when there were any, else None.
 
     A conflict waits like a missing predecessor: until then a referral arriving late may
     re-form the cases so that the event's case is another one, where it applies, and the
@@ -202,7 +206,7 @@ def _expire(
         entry["dead"], entry["dead_code"] = error.reason, error.code
         outcome.dead_letters.append(_dead(entry, error))
         expired = True
-    return expired
+    return view if expired else None
 
 
 def _emit(

@@ -71,6 +71,9 @@ def stalled_partitions(consumer: Any) -> dict[Any, tuple[int, int]]:
 def guard(app: Any, interval: float = 2.0) -> None:
     """Re-fetch from the first unacked record any partition stalled for two checks."""
     seen: dict[Any, tuple[int, int]] = {}
+    # A re-seek that did not heal must not be repeated: each one reprocesses everything
+    # after the committed offset, and repeating it only multiplies the output.
+    sought: set[tuple[Any, int]] = set()
 
     @app.timer(interval=interval)
     async def refetch_dropped_records() -> None:
@@ -85,7 +88,8 @@ def guard(app: Any, interval: float = 2.0) -> None:
             _log_starts.update(await consumer.earliest_offsets(*unknown))
         stalled = stalled_partitions(consumer)
         for tp, (start, head) in stalled.items():
-            if seen.get(tp) == (start, head):
+            if seen.get(tp) == (start, head) and (tp, start) not in sought:
+                sought.add((tp, start))
                 log.warning(
                     "offsets_refetched",
                     topic=tp.topic,

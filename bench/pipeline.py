@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.inputs import decided_cases
-from referrals.batch import Reporter, run_batch
+from runtime.batch import Reporter, run_batch
 from streams.settings import Settings
 
 ROOT = Path(__file__).parents[1]

@@ -15,9 +15,9 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from referrals.embedded import log_end_offsets
+from consumers.end_offsets import log_end_offsets
 from streams import topics
-from streams.errors import RetryableError
+from streams.errors import RetryableError, Stalled
 
 Progress = Callable[[int, int], None]
 
@@ -80,10 +80,6 @@ def backlog(bootstrap: str, groups: Mapping[str, Iterable[str]]) -> dict[str, in
             if tp.topic in names and lag > 0:
                 behind[f"{group} {tp.topic}/{tp.partition}"] = lag
     return behind
-
-
-class Stalled(RetryableError):
-    """The backlog has not moved for a while though records are waiting."""
 
 
 def wait_until_processed(

@@ -20,7 +20,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from referrals.batch import Reporter, Summary
+from runtime.batch import Reporter, Summary
 from streams.cases.snapshots import INSTANTS
 from streams.events import SHANGHAI
 

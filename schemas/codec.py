@@ -34,14 +34,16 @@ from fastavro.read import SchemaResolutionError
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 from fastavro.validation import ValidationError, validate
 
+from streams.errors import ReferralsError
+
 NAMESPACE: Final = "zhuzhou.referrals"
 SCHEMA_DIR: Final = Path(__file__).resolve().parent
 MARKER: Final = b"\xc3\x01"
 HEADER_SIZE: Final = len(MARKER) + 8
 
 
-class CodecError(Exception):
-    """Root of every error raised by this module."""
+class CodecError(ReferralsError):
+    """Root of every error raised by this module (a branch of streams.errors' tree)."""
 
 
 class SchemaFileError(CodecError):

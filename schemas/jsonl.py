@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from schemas.codec import SchemaStore, default_store, short_name
+from streams.errors import ReferralsError
 
 KIND_TO_SCHEMA: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -41,7 +42,7 @@ _LONG = (-(2**63), 2**63 - 1)
 _INT = (-(2**31), 2**31 - 1)
 
 
-class InputError(ValueError):
+class InputError(ReferralsError, ValueError):
     """A JSON object that is not a valid event; the message names the kind and the field."""
 
 

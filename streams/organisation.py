@@ -15,8 +15,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import NoReturn
 
+from streams.errors import ConfigurationError
 
-class OrganisationError(ValueError):
+
+class OrganisationError(ConfigurationError, ValueError):
     """A problem with the organisation file or with a lookup in it."""
 
 

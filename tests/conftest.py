@@ -13,7 +13,8 @@ from typing import TypeVar
 
 import pytest
 
-from referrals.embedded import BrokerError, EmbeddedBroker
+from runtime.embedded import EmbeddedBroker
+from streams.errors import BrokerError
 from tests.support.kafka import ApacheKafka, KafkaSetupError
 from tests.support.postgres import PostgresUnavailable, ThrowawayPostgres
 

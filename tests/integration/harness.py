@@ -10,9 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consumers.models import CaseRow, DeadLetterRow
+from consumers.queries import annual_report_of, case_document, find_case
 from consumers.store import open_store
-from referrals.batch import Reporter, Summary, run_batch
-from referrals.queries import annual_report_of, case_document, find_case
+from runtime.batch import Reporter, Summary, run_batch
 from streams.settings import Settings
 
 SAMPLE = Path(__file__).parents[2] / "referrals" / "data" / "sample.jsonl"

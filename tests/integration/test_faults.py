@@ -23,8 +23,8 @@ from consumers.models import CaseRow, DeadLetterRow, LedgerEntryRow
 from consumers.publisher import Publisher, prepare_file
 from consumers.sink import GROUP as SINK_GROUP
 from consumers.store import open_store
-from referrals.batch import Child
-from referrals.embedded import EmbeddedBroker
+from runtime.children import Child
+from runtime.embedded import EmbeddedBroker
 from streams import topics
 from streams.settings import Settings
 

@@ -18,8 +18,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from consumers.models import Base, CaseRow, DeadLetterRow, LedgerEntryRow, ReferralRow
+from consumers.queries import case_document, find_case
 from consumers.store import Totals, apply_dead_letters, apply_snapshots, open_store, totals
-from referrals.queries import case_document, find_case
 from schemas.codec import default_store
 from streams.cases.group import Outcome
 from streams.cases.snapshots import to_avro

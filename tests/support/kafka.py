@@ -21,7 +21,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import TracebackType
 
-from referrals.embedded import BrokerStartFailed, free_loopback_port, stop_process, wait_for_broker
+from runtime.embedded import free_loopback_port, stop_process, wait_for_broker
+from streams.errors import BrokerStartFailed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 POM = REPO_ROOT / "tests" / "kafka" / "pom.xml"

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from types import TracebackType
 
-from referrals.embedded import free_loopback_port
+from runtime.embedded import free_loopback_port
 
 
 class PostgresUnavailable(RuntimeError):

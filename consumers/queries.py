@@ -16,14 +16,11 @@ from consumers.models import (
     PenaltyTotalsRow,
     ReferralRow,
 )
+from streams.errors import CaseNotFound
 from streams.events import ReferralKey
 from streams.ledger.totals import Totals, year_on_year
 from streams.organisation import Organisation
 from streams.reports.annual import CaseFacts, ReferralFacts, annual_report
-
-
-class CaseNotFound(LookupError):
-    """No case holds the referral or answers to the id asked for."""
 
 
 def find_case(session: Session, reference: str) -> CaseRow:

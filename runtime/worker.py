@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import faust
 
-from referrals.embedded import probe_end_offsets
+from consumers.end_offsets import probe_end_offsets
 from streams.app import build_app
 from streams.logging import get_logger
 from streams.settings import Settings

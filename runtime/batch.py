@@ -8,14 +8,9 @@ and the idempotent SQL sink changes nothing that was already stored.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import subprocess
-import sys
 import tempfile
 import threading
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -23,16 +18,17 @@ from kafka import KafkaProducer
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from consumers.cluster import Stalled, ensure_topics, wait_until_processed
+from consumers.cluster import ensure_topics, wait_until_processed
 from consumers.models import InputRow
 from consumers.publisher import Outgoing, Publisher, prepare_file
 from consumers.scorecard_feed import close_months
 from consumers.sink import GROUP as SINK_GROUP
 from consumers.sink import SqlSink
 from consumers.store import open_store, totals
-from referrals.embedded import EmbeddedBroker
+from runtime.children import Child
+from runtime.embedded import broker_for
 from streams import topics
-from streams.errors import RetryableError
+from streams.errors import RetryableError, Stalled
 from streams.logging import get_logger
 from streams.organisation import load_organisation
 from streams.scorecards.rubric import load_rubric
@@ -68,75 +64,6 @@ class Reporter:
     def advance(self, done: int, total: int) -> None: ...
 
 
-@contextlib.contextmanager
-def cluster(settings: Settings) -> Iterator[tuple[str, bool]]:
-    """(bootstrap servers, whether the broker is the embedded one) for the command's life."""
-    if settings.broker is not None:
-        yield settings.bootstrap_servers, False
-        return
-    with EmbeddedBroker() as broker:
-        yield broker.bootstrap, True
-
-
-class Child:
-    """A ``referrals`` sub-command (a stream worker, the SQL sink) in a child process,
-    its output in ``<log_dir>/<command>.log``."""
-
-    def __init__(
-        self, settings: Settings, bootstrap: str, log_dir: Path, command: str = "worker"
-    ) -> None:
-        self.command = command
-        self.log_path = log_dir / f"{command}.log"
-        self.argv = [sys.executable, "-m", "referrals", command, "--broker", f"kafka://{bootstrap}"]
-        self.env = {**os.environ, **settings_env(settings)}
-        self.process = self._spawn()
-
-    def _spawn(self) -> subprocess.Popen[bytes]:
-        with self.log_path.open("ab") as log:
-            return subprocess.Popen(
-                self.argv,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def restart(self) -> None:
-        self.stop()
-        self.process = self._spawn()
-
-    def check(self) -> None:
-        if self.process.poll() is not None:
-            raise RetryableError(
-                f"the {self.command} process exited with status {self.process.returncode}; "
-                f"see {self.log_path}"
-            )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash would: no handler runs, nothing is flushed."""
-        self.process.kill()
-        self.process.wait()
-
-
-def settings_env(settings: Settings) -> dict[str, str]:
-    """The settings as the REFERRALS_* environment a child process reads them from."""
-    values = asdict(settings)
-    return {
-        f"REFERRALS_{name.upper()}": str(value)
-        for name, value in values.items()
-        if value is not None and name != "broker"
-    }
-
-
 class Run:
     """One batch run: a broker, a worker, the SQL sink, and the waits between them."""
 
@@ -150,7 +77,7 @@ class Run:
         with Session(self.engine) as session:
             before = totals(session)
         with (
-            cluster(self.settings) as (bootstrap, embedded),
+            broker_for(self.settings) as (bootstrap, embedded),
             tempfile.TemporaryDirectory(prefix="referrals-run-") as log_dir,
         ):
             settings = self.settings

@@ -1,0 +1,116 @@
+"""Running the pipeline: a batch run, the demo, and the long-running worker and sink."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from referrals.commands.choices import Format, FormatOpt
+from referrals.options import Context, err, out, shared
+
+app = typer.Typer()
+
+
+@app.command()
+@shared
+def run(
+    ctx: Context,
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, readable=True)],
+    format: FormatOpt = Format.text,
+) -> None:
+    """Publish JSONL files, wait until the whole pipeline has processed them, summarise."""
+    from referrals.display import ProgressReporter, print_summary
+    from runtime.batch import run_batch
+
+    with ProgressReporter(err, enabled=format is Format.text) as reporter:
+        summary = run_batch(ctx.settings, files, reporter)
+    if format is Format.json:
+        sys.stdout.write(summary.as_json() + "\n")
+    else:
+        print_summary(out, summary)
+
+
+@app.command()
+@shared
+def worker(ctx: Context) -> None:
+    """Run one stream-processing worker until interrupted (run several to scale out)."""
+    from consumers.cluster import ensure_topics
+    from runtime.embedded import broker_for
+    from runtime.worker import run_worker
+    from streams.logging import configure
+
+    configure(ctx.settings.log_format, ctx.settings.log_level)
+    with broker_for(ctx.settings) as (bootstrap, embedded):
+        if embedded:
+            err.print(f"embedded broker at kafka://{bootstrap}")
+        ensure_topics(bootstrap, ctx.settings.partitions)
+        run_worker(ctx.settings, bootstrap)
+
+
+@app.command()
+@shared
+def sink(ctx: Context) -> None:
+    """Run the SQL sink until interrupted: case snapshots and dead letters into --db."""
+    from consumers.cluster import ensure_topics
+    from consumers.sink import SqlSink
+    from consumers.store import open_store
+    from runtime.embedded import broker_for
+    from streams.logging import configure
+
+    configure(ctx.settings.log_format, ctx.settings.log_level)
+    with broker_for(ctx.settings) as (bootstrap, _):
+        ensure_topics(bootstrap, ctx.settings.partitions)
+        with contextlib.suppress(KeyboardInterrupt):
+            SqlSink(bootstrap, open_store(ctx.settings.db)).run()
+
+
+@app.command()
+@shared
+def demo(
+    ctx: Context,
+    seed: Annotated[int, typer.Option(help="seed of the generated year")] = 0,
+) -> None:
+    """The main job: a generated Zhuzhou 2021-2022 through the real pipeline, then the 2022
+    report, the December district scorecards and the penalties by district."""
+    from dataclasses import replace
+
+    from consumers.queries import annual_report_of, penalties_by_district
+    from consumers.scorecard_feed import latest_scorecards
+    from referrals.display import (
+        ProgressReporter,
+        print_penalties,
+        print_scorecards,
+        print_summary,
+    )
+    from referrals.generate import generate_zhuzhou_2022
+    from runtime.batch import run_batch
+    from streams.reports.annual import report_text
+    from streams.settings import Settings
+
+    workdir = Path(tempfile.mkdtemp(prefix="referrals-demo-"))
+    settings = ctx.settings
+    if settings.db == Settings().db:  # the demo never writes into the working folder's store
+        settings = replace(settings, db=f"sqlite:///{workdir / 'demo.db'}")
+    year = workdir / "zhuzhou-2022.jsonl"
+    lines = generate_zhuzhou_2022(seed, ctx.org)
+    year.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    out.rule("[bold]referral-pipeline: Zhuzhou 2021-2022, generated, through the real pipeline")
+    with ProgressReporter(err, enabled=True) as reporter:
+        summary = run_batch(settings, [year], reporter)
+    print_summary(out, summary)
+    context = Context(settings, ctx.org, ctx.rubric)
+    with context.session() as session:
+        report = annual_report_of(session, 2022)
+        cards = latest_scorecards(session, "2022-12", "district")
+        money = penalties_by_district(session, 2022, ctx.org)
+    out.rule("[bold]2022 annual report")
+    out.print(report_text(report, "zh"))
+    out.print(report_text(report, "en"))
+    print_scorecards(out, cards, "2022-12", "district")
+    print_penalties(out, money, 2022)
+    out.print(f"input: {year}\ndatabase: {settings.db}")

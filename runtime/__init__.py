@@ -1,0 +1,1 @@
+"""Running the pipeline's processes: the embedded broker, workers, the batch run."""

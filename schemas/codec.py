@@ -203,8 +203,14 @@ class SchemaStore:
         """The 8 fingerprint bytes exactly as they appear in the header."""
         return self._entry(name).fingerprint
 
-    def encode(self, name: str, record: Mapping[str, Any]) -> bytes:
-        """Single-object encoding of `record` with the current schema `name`."""
+    def encode(self, name: str, record: Mapping[str, Any], *, check: bool = True) -> bytes:
+        """Single-object encoding of `record` with the current schema `name`.
+
+        ``check=False`` skips fastavro's validation for records the pipeline builds itself
+        (snapshots, dead letters): it cost the worker 14 % of its time, mostly building the
+        ValidationErrors of union branches that did not match; the writer still refuses
+        what it cannot write.
+        """
         entry = self._entry(name)
         unknown = record.keys() - entry.field_names
         if unknown:
@@ -219,10 +225,11 @@ class SchemaStore:
                     f"cannot encode {entry.name}: field {field} is a naive datetime {value}; "
                     "give it a timezone"
                 )
-        try:
-            validate(record, entry.schema, raise_errors=True)
-        except ValidationError as e:
-            raise InvalidRecord(_describe_validation(entry, e)) from e
+        if check:
+            try:
+                validate(record, entry.schema, raise_errors=True)
+            except ValidationError as e:
+                raise InvalidRecord(_describe_validation(entry, e)) from e
         buf = BytesIO()
         buf.write(MARKER)
         buf.write(entry.fingerprint)

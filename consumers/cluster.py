@@ -18,6 +18,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from consumers.end_offsets import log_end_offsets
 from streams import topics
 from streams.errors import RetryableError, Stalled
+from streams.settings import Settings
 
 Progress = Callable[[int, int], None]
 
@@ -29,14 +30,15 @@ def _admin(bootstrap: str) -> KafkaAdminClient:
         raise RetryableError(f"broker {bootstrap} unreachable: {e}") from e
 
 
-def ensure_topics(bootstrap: str, partitions: int) -> None:
-    """Create the pipeline's topics with ``partitions`` each, leaving existing ones be."""
+def ensure_topics(bootstrap: str, partitions: int, app_id: str = Settings.app_id) -> None:
+    """Create the topics of the pipeline ``app_id`` with ``partitions`` each, leaving
+    existing ones be."""
     admin = _admin(bootstrap)
     try:
         existing = set(admin.list_topics())
         wanted = [
             *topics.INPUTS,
-            *topics.INTERNAL,
+            *topics.internal(app_id),
             *topics.OUTPUTS,
             topics.SCORECARDS,
             topics.PENALTIES,

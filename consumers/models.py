@@ -15,7 +15,6 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     Index,
-    Integer,
     LargeBinary,
     Numeric,
     String,
@@ -132,23 +131,6 @@ class DeadLetterRow(Base):
     source_line: Mapped[int | None]
     raw: Mapped[bytes]
     dead_lettered_at: Mapped[Instant]
-
-
-class InputRow(Base):
-    """Every record a batch run published, so the next run can replay it into a fresh
-    embedded broker; a row with ``topic`` NULL marks where a run drained its input."""
-
-    __tablename__ = "input_log"
-
-    # SQLite numbers rows itself only for a column declared exactly INTEGER PRIMARY KEY.
-    seq: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    )
-    topic: Mapped[str | None] = mapped_column(String(200))
-    key: Mapped[bytes | None]
-    value: Mapped[bytes | None]
-    source_file: Mapped[str | None] = mapped_column(String(500))
-    source_line: Mapped[int | None]
 
 
 class ScorecardRow(Base):

@@ -6,7 +6,6 @@ goes straight to the dead-letter topic with its file and line number instead.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,8 +19,9 @@ from kafka.errors import KafkaError
 from schemas.codec import SchemaStore, default_store
 from schemas.jsonl import InputError, record_from_json
 from streams import topics
-from streams.deadletters.letters import letter_key, to_avro
-from streams.errors import RetryableError
+from streams.deadletters.letters import DeadLetter
+from streams.errors import Reason, RetryableError
+from streams.messages import Source
 
 Header = tuple[str, bytes]
 
@@ -78,15 +78,10 @@ def reject_line(
     line: str, file: str, number: int, reason: str, code: str, store: SchemaStore
 ) -> Outgoing:
     """A dead letter for a line that cannot be published, naming its file and line."""
-    letter = {
-        "event_id": f"{file}:{number}",
-        "error": code,
-        "reason": reason,
-        "source": {"file": file, "line": number},
-        "raw": base64.b64encode(line.encode()).decode(),
-    }
-    value = store.encode("DeadLetter", to_avro(letter, datetime.now(UTC)))
-    return Outgoing(topics.DEADLETTERS, letter_key(letter).encode(), value, file, number)
+    source = Source(file=file, line=number)
+    letter = DeadLetter(source.event_id, Reason(code), reason, source, line.encode())
+    value = store.encode("DeadLetter", letter.to_avro(datetime.now(UTC)))
+    return Outgoing(topics.DEADLETTERS, letter.key.encode(), value, file, number)
 
 
 def prepare_file(path: Path, store: SchemaStore | None = None) -> Iterator[Outgoing]:

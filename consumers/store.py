@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select
+from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -25,24 +25,13 @@ from consumers.models import (
     ReferralVersionRow,
 )
 from streams.cases.snapshots import INSTANTS, PLACE_AND_KIND
-from streams.errors import ConfigurationError, RetryableError
+from streams.errors import RetryableError
+from streams.state.database import connect
 
 
 def open_store(url: str) -> Engine:
-    """An engine with the schema created; SQLite gets WAL so readers never block the sink."""
-    try:
-        engine = create_engine(url)
-    except (SQLAlchemyError, ImportError, ValueError) as e:
-        raise ConfigurationError(f"database URL {url!r} is not usable: {e}") from e
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(connection: Any, _: Any) -> None:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=10000")
-            cursor.close()
+    """An engine on ``url`` with the schema created."""
+    engine = connect(url)
 
     try:
         Base.metadata.create_all(engine)

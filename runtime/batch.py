@@ -1,9 +1,10 @@
 """A batch run: publish JSONL files through the whole pipeline and wait until it is done.
 
-With the embedded broker every run starts from an empty broker, so the input of earlier
-runs, kept in the database, is replayed first (with the drains where they happened):
-the pipeline's state is a function of its input, so replaying it rebuilds the same state
-and the idempotent SQL sink changes nothing that was already stored.
+With the embedded broker every run starts from an empty broker. What the agents know is
+carried from one run to the next by the SQL archive instead (streams/state/archive.py):
+at the end of a run every agent copies its state there, and the next run's agents read
+from it whatever they do not find in memory. So a run costs its own input and what it
+touches of the past, not the whole history.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from kafka import KafkaProducer
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from consumers.cluster import ensure_topics, wait_until_processed
-from consumers.models import InputRow
 from consumers.publisher import Outgoing, Publisher, prepare_file
 from consumers.scorecard_feed import close_months
 from consumers.sink import GROUP as SINK_GROUP
@@ -30,6 +30,7 @@ from runtime.embedded import broker_for
 from streams import topics
 from streams.errors import RetryableError, Stalled
 from streams.logging import get_logger
+from streams.messages import Tick, encode_batch
 from streams.organisation import load_organisation
 from streams.scorecards.rubric import load_rubric
 from streams.settings import Settings
@@ -83,7 +84,7 @@ class Run:
             settings = self.settings
             if embedded:
                 settings = replace(settings, rebalance_timeout=EMBEDDED_REBALANCE_TIMEOUT)
-            ensure_topics(bootstrap, settings.partitions)
+            ensure_topics(bootstrap, settings.partitions, settings.app_id)
             worker = Child(settings, bootstrap, Path(log_dir))
             sink = SqlSink(bootstrap, self.engine)
             sink_thread = threading.Thread(target=sink.run, name="sql-sink", daemon=True)
@@ -92,11 +93,12 @@ class Run:
                 session_run = _Session(
                     bootstrap, settings, worker, sink, sink_thread, self.reporter
                 )
-                if embedded:
-                    session_run.replay(self._stored_input())
                 session_run.publish(prepared)
-                self._record_input(prepared)
                 session_run.drain()
+                if embedded:
+                    # The broker and the tables' changelogs go away with this command: the
+                    # state the next run builds on moves to the SQL archive.
+                    session_run.checkpoint()
                 self.reporter.stage("closing months")
                 with Session(self.engine) as session, session.begin():
                     close_months(
@@ -128,32 +130,6 @@ class Run:
             records += prepare_file(path)
         return records
 
-    def _stored_input(self) -> list[Outgoing | None]:
-        with Session(self.engine) as session:
-            rows = session.scalars(select(InputRow).order_by(InputRow.seq)).all()
-            return [
-                None
-                if row.topic is None
-                else Outgoing(
-                    row.topic, row.key, row.value or b"", row.source_file, row.source_line
-                )
-                for row in rows
-            ]
-
-    def _record_input(self, records: list[Outgoing]) -> None:
-        with Session(self.engine) as session, session.begin():
-            session.add_all(
-                InputRow(
-                    topic=r.topic,
-                    key=r.key,
-                    value=r.value,
-                    source_file=r.source_file,
-                    source_line=r.source_line,
-                )
-                for r in records
-            )
-            session.add(InputRow(topic=None))  # the drain that closes this run
-
 
 class _Session:
     def __init__(
@@ -178,20 +154,6 @@ class _Session:
         if not self.sink_thread.is_alive():
             raise RetryableError("the SQL sink stopped; see the error above")
 
-    def replay(self, stored: list[Outgoing | None]) -> None:
-        segment: list[Outgoing] = []
-        if stored:
-            self.reporter.stage("replaying earlier input", len(stored))
-        for item in stored:
-            if item is None:
-                self.publish(segment, label="replaying earlier input")
-                self.drain()
-                segment = []
-            else:
-                segment.append(item)
-        if segment:
-            self.publish(segment, label="replaying earlier input")
-
     def publish(self, records: list[Outgoing], label: str = "publishing") -> None:
         self.reporter.stage(label, len(records))
         self.publisher.send(records, progress=lambda n: self.reporter.advance(n, len(records)))
@@ -200,13 +162,21 @@ class _Session:
     def drain(self) -> None:
         """Tell every partition that the input has ended, first where events wait for an
         unknown referral, then where they wait inside their group, and let both finish."""
-        for topic in (topics.REFERENCES, topics.GROUPS):
-            for partition in range(self.settings.partitions):
-                self.control.send(
-                    topic, key=b"control", value=b'{"type": "drain"}', partition=partition
-                )
-            self.control.flush()
+        references, groups, _ = topics.internal(self.settings.app_id)
+        for topic in (references, groups):
+            self._tick(topic, Tick("drain"))
             self.wait("draining")
+
+    def checkpoint(self) -> None:
+        """Have every stateful agent copy its partitions' state into the SQL archive."""
+        for topic in topics.internal(self.settings.app_id):
+            self._tick(topic, Tick("checkpoint"))
+        self.wait("keeping the state for the next run")
+
+    def _tick(self, topic: str, tick: Tick) -> None:
+        for partition in range(self.settings.partitions):
+            self.control.send(topic, value=encode_batch([tick]), partition=partition)
+        self.control.flush()
 
     def wait(self, label: str) -> None:
         """Wait until everything written so far is processed. A worker whose partitions
@@ -214,7 +184,7 @@ class _Session:
         is harmless (streams/offsets.py tells of the Faust bug that can stall one)."""
         self.reporter.stage(label)
         groups = {
-            self.settings.app_id: [*topics.INPUTS, *topics.INTERNAL],
+            self.settings.app_id: [*topics.INPUTS, *topics.internal(self.settings.app_id)],
             SINK_GROUP: list(topics.OUTPUTS),
         }
 

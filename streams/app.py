@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,12 @@ import faust
 
 from schemas.codec import SchemaStore, default_store
 from streams import offsets, topics
-from streams.deadletters.letters import letter_key, to_avro
 from streams.organisation import Organisation, load_organisation
 from streams.policy import Policy
 from streams.scorecards.rubric import load_rubric
 from streams.settings import Settings
+from streams.state.archive import Archive
+from streams.state.database import connect
 
 # Changelog records in batches of their own: the embedded broker's ListOffsets answers
 # the last batch's base offset + 1, which is the true end only when batches hold one record.
@@ -29,31 +29,20 @@ SINGLE_RECORD_BATCH_BYTES = 1
 
 @dataclass
 class Pipeline:
-    """What every agent needs: settings, the organisation, the codec and the topics."""
+    """What every agent needs: settings, the organisation, the codec, the topics and the
+    archive of the state that left memory."""
 
     app: faust.App
     settings: Settings
     org: Organisation
     policy: Policy
     store: SchemaStore
+    archive: Archive
     references: Any
     groups: Any
     numbering: Any
     snapshots: Any
     deadletters: Any
-
-    async def send_dead_letters(self, letters: list[dict[str, Any]]) -> None:
-        now = datetime.now(UTC)
-        for letter in letters:
-            await self.deadletters.send(
-                key=letter_key(letter),
-                value=self.store.encode("DeadLetter", to_avro(letter, now)),
-            )
-
-    async def broadcast(self, topic: Any, message: dict[str, Any]) -> None:
-        """Send a control message to every partition of ``topic``."""
-        for partition in range(self.settings.partitions):
-            await topic.send(key=b"control", value=message, partition=partition)
 
 
 def build_app(
@@ -65,20 +54,24 @@ def build_app(
         "store": "memory://",
         # Faust creates its data folder even for memory tables; keep it out of the cwd.
         "datadir": Path(tempfile.gettempdir()) / f"referrals-faust-{settings.app_id}",
-        # tables keep str keys and dict values, through their changelogs too
         "key_serializer": "json",
         "value_serializer": "json",
         "topic_partitions": settings.partitions,
         "processing_guarantee": "at_least_once",
         "consumer_auto_offset_reset": "earliest",
         # Faust's first rebalance waits half of this; its 60 s default kept a worker on the
-        # embedded broker idle for ~31 s before its first event (MEASURED.md).
+        # embedded broker idle for ~31 s before its first event (docs/measured.md).
         "broker_rebalance_timeout": settings.rebalance_timeout,
         "broker_session_timeout": settings.rebalance_timeout,
         "broker_heartbeat_interval": 1.0,
         "broker_commit_interval": 0.5,
         "web_enabled": False,
         "producer_acks": -1,
+        # Batches of events arrive as one record each (streams/messages.py); a deeper
+        # buffer and bigger polls keep the agents fed from the inputs.
+        "stream_buffer_maxsize": 16_384,
+        "broker_max_poll_records": 2_000,
+        "producer_linger": 0.005,
     }
     if single_record_batches:
         conf["producer_max_batch_size"] = SINGLE_RECORD_BATCH_BYTES
@@ -86,17 +79,10 @@ def build_app(
 
     def internal(name: str) -> Any:
         return app.topic(
-            name,
-            key_serializer="raw",
-            value_serializer="json",
-            partitions=settings.partitions,
-        )
-
-    def output(name: str) -> Any:
-        return app.topic(
             name, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
         )
 
+    references, groups, numbering = topics.internal(settings.app_id)
     rubric = load_rubric(settings.rubric)
     pipeline = Pipeline(
         app=app,
@@ -106,11 +92,12 @@ def build_app(
             merge_window=rubric.merge_window, major_threshold_fen=rubric.major_threshold_fen
         ),
         store=default_store(),
-        references=internal(topics.REFERENCES),
-        groups=internal(topics.GROUPS),
-        numbering=internal(topics.NUMBERING),
-        snapshots=output(topics.SNAPSHOTS),
-        deadletters=output(topics.DEADLETTERS),
+        archive=Archive(connect(settings.db)),
+        references=internal(references),
+        groups=internal(groups),
+        numbering=internal(numbering),
+        snapshots=internal(topics.SNAPSHOTS),
+        deadletters=internal(topics.DEADLETTERS),
     )
     from streams.cases import agents as case_agents
     from streams.dedup import agents as dedup_agents

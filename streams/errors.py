@@ -26,10 +26,24 @@ ReferralsError                    the CLI prints it as one line and exits 2
     └── Unmatched                 nothing the event refers to arrived before the wait ended
 
 The subclasses of ``CodecError``, ``InputError`` and ``OrganisationError`` live beside the
-code that raises them; this module imports nothing, so every layer can derive from it.
+code that raises them; this module imports nothing of the project, so every layer can
+derive from it.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Why an event was dead-lettered: the one set of codes a dead letter carries."""
+
+    UNDECODABLE = "undecodable"
+    SCHEMA = "schema"
+    UNKNOWN_PLACE = "unknown_place"
+    IMPOSSIBLE_VALUE = "impossible_value"
+    INVALID_TRANSITION = "invalid_transition"
+    UNMATCHED = "unmatched"
 
 
 class ReferralsError(Exception):
@@ -75,7 +89,7 @@ class Stalled(RetryableError):
 class Rejected(ReferralsError):
     """The event cannot be applied and goes to the dead-letter topic."""
 
-    code = "rejected"
+    code: Reason
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -85,34 +99,34 @@ class Rejected(ReferralsError):
 class Undecodable(Rejected):
     """The bytes are not a record the codec can read."""
 
-    code = "undecodable"
+    code = Reason.UNDECODABLE
 
 
 class SchemaViolation(Rejected):
     """The record breaks its schema or the batch-input format."""
 
-    code = "schema"
+    code = Reason.SCHEMA
 
 
 class UnknownPlace(Rejected):
     """The district or street is not in the organisation file."""
 
-    code = "unknown_place"
+    code = Reason.UNKNOWN_PLACE
 
 
 class ImpossibleValue(Rejected):
     """A value no real event can carry: a negative amount or an impossible time."""
 
-    code = "impossible_value"
+    code = Reason.IMPOSSIBLE_VALUE
 
 
 class InvalidTransition(Rejected):
     """The case's state at the event's time does not allow the event."""
 
-    code = "invalid_transition"
+    code = Reason.INVALID_TRANSITION
 
 
 class Unmatched(Rejected):
     """The case, referral or decision the event names never arrived."""
 
-    code = "unmatched"
+    code = Reason.UNMATCHED

@@ -37,6 +37,9 @@ class Settings:
     partitions: int = 4
     # How long (wall-clock seconds) an event waits for the referral or decision it names.
     hold_seconds: float = 3600.0
+    # Days of event time an alias or a case number stays in a worker's memory after it was
+    # last touched; older ones are read back from the SQL archive when an event names them.
+    hot_days: float = 180.0
     # Seconds a consumer-group rebalance may take; Faust's first join waits half of it.
     rebalance_timeout: float = 10.0
     # Faust producer batches of one record: "auto" when the broker's ListOffsets is short

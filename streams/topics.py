@@ -15,11 +15,18 @@ LIFECYCLE = "cases.lifecycle"
 PAYMENTS = "payments.receipts"
 INPUTS = (*REFERRAL_TOPICS.values(), LIFECYCLE, PAYMENTS)
 
-# Hand-offs: references keyed by alias, groups keyed by incident, numbering by district.
-REFERENCES = "pipeline.references"
-GROUPS = "pipeline.groups"
-NUMBERING = "pipeline.numbering"
-INTERNAL = (REFERENCES, GROUPS, NUMBERING)
+# Hand-offs between agents, named after the app id so that two pipelines (two cities, a
+# staging copy) can share a cluster: references by alias, groups by incident, numbering by
+# district. Their records are batches (streams/messages.py).
+REFERENCES = "references"
+GROUPS = "groups"
+NUMBERING = "numbering"
+
+
+def internal(app_id: str) -> tuple[str, str, str]:
+    """The internal topics of the pipeline ``app_id``: references, groups, numbering."""
+    return (f"{app_id}.{REFERENCES}", f"{app_id}.{GROUPS}", f"{app_id}.{NUMBERING}")
+
 
 SNAPSHOTS = "cases.snapshots"
 DEADLETTERS = "deadletters"

@@ -2,78 +2,119 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import structlog
-
 from streams.cases.group import Outcome, accept
-from streams.cases.numbering import number
-from streams.cases.snapshots import to_avro
-from streams.logging import get_logger
+from streams.cases.numbering import Assigned, Counter, case_key, counter_key, number
+from streams.cases.state import GroupState
+from streams.messages import Numbered, Tick, groups_batch, numbering_batch
+from streams.outbox import Outbox
+from streams.state.tables import TieredTable, Tiering
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
 
-log = get_logger(__name__)
+
+def groups_table(p: Pipeline) -> TieredTable[GroupState]:
+    return TieredTable(
+        p.app,
+        "group_to_state",
+        GroupState,
+        p.settings.partitions,
+        p.archive,
+        Tiering(
+            version=lambda s: s.seq,
+            waiting=lambda s: s.waiting_since_ms is not None or s.refusals > 0,
+            retire_at=lambda s: s.retire_after,
+            event_time=lambda s: s.newest,
+        ),
+    )
+
+
+def numbers_table(p: Pipeline) -> TieredTable[Counter | Assigned]:
+    hot_for = timedelta(days=p.settings.hot_days)
+
+    def retire_at(entry: Counter | Assigned) -> datetime | None:
+        return entry.opened_at + hot_for if isinstance(entry, Assigned) else None
+
+    return TieredTable(
+        p.app,
+        "numbers",
+        Counter | Assigned,
+        p.settings.partitions,
+        p.archive,
+        Tiering(
+            version=lambda e: e.next if isinstance(e, Counter) else 0,
+            waiting=lambda e: False,
+            retire_at=retire_at,
+            event_time=lambda e: e.opened_at if isinstance(e, Assigned) else None,
+        ),
+    )
 
 
 def register(p: Pipeline) -> None:
-    group_to_log = p.app.Table(
-        "group_to_log",
-        default=None,
-        partitions=p.settings.partitions,
-    )
-    district_to_numbers = p.app.Table(
-        "district_to_numbers",
-        default=None,
-        partitions=p.settings.partitions,
-    )
+    groups = groups_table(p)
+    numbers = numbers_table(p)
 
-    async def publish(outcome: Outcome) -> None:
+    def publish(outcome: Outcome, out: Outbox) -> None:
         for snapshot in outcome.snapshots:
-            await p.snapshots.send(
-                key=snapshot["group_key"].encode(),
-                value=p.store.encode("CaseSnapshot", to_avro(snapshot)),
-            )
+            out.snapshot(snapshot)
         for request in outcome.number_requests:
-            await p.numbering.send(key=request["district_code"].encode(), value=request)
-        await p.send_dead_letters(outcome.dead_letters)
+            out.to(p.numbering, request.district_code, request)
+        for refused in outcome.refused:
+            out.refused(refused)
 
-    def apply(key: str, message: dict[str, Any], partition: int) -> Outcome:
-        outcome = accept(group_to_log.get(key), message, p.org, p.policy)
-        if outcome.log is not None:
-            outcome.log["p"] = partition
-            group_to_log[key] = outcome.log
-        return outcome
+    def step(partition: int, out: Outbox) -> Callable[[str, GroupState | None, Any], Any]:
+        def apply(key: str, state: GroupState | None, message: Any) -> GroupState | None:
+            outcome = accept(state, message, key, partition, p.org, p.policy)
+            publish(outcome, out)
+            return outcome.state
+
+        return apply
 
     @p.app.agent(p.groups, name="form_groups")
     async def form_groups(stream: Any) -> None:
         async for event in stream.events():
-            message, partition = event.value, event.message.partition
-            if message["type"] in ("drain", "expire"):
-                keys = [k for k, v in list(group_to_log.items()) if v and v["p"] == partition]
-                for key in keys:
-                    await publish(apply(key, message, partition))
-                continue
-            structlog.contextvars.bind_contextvars(group=message["group"][:10])
-            outcome = apply(message["group"], message, partition)
-            if outcome.arrival is not None:
-                log.debug("referral_arrived", arrival=outcome.arrival.value)
-            await publish(outcome)
+            partition = event.message.partition
+            batch = groups_batch(event.value)
+            messages = [m for m in batch if not isinstance(m, Tick)]
+            ticks = [m for m in batch if isinstance(m, Tick)]
+            out = Outbox(p)
+            apply = step(partition, out)
+            written = await groups.apply([(m.group or "", m) for m in messages], apply)
+            for tick in ticks:
+                if tick.kind == "checkpoint":
+                    groups.checkpoint(partition)
+                else:
+                    keyed = [(key, tick) for key in groups.waiting(partition)]
+                    written |= await groups.apply(keyed, apply)
+            if not ticks:
+                groups.retire(partition, [k for k in groups.due(partition) if k not in written])
+            await out.flush()
 
     @p.app.agent(p.numbering, name="number_cases")
     async def number_cases(stream: Any) -> None:
-        async for request in stream:
-            district = request["district_code"]
-            state, case_no = number(district_to_numbers.get(district), request)
-            if state is not None:
-                district_to_numbers[district] = state
-            await p.groups.send(
-                key=request["group"].encode(),
-                value={
-                    "type": "numbered",
-                    "group": request["group"],
-                    "case_id": request["case_id"],
-                    "case_no": case_no,
-                },
+        async for event in stream.events():
+            partition = event.message.partition
+            messages = numbering_batch(event.value)
+            out = Outbox(p)
+            requests = [m for m in messages if not isinstance(m, Tick)]
+            if any(isinstance(m, Tick) and m.kind == "checkpoint" for m in messages):
+                numbers.checkpoint(partition)
+            known: dict[str, Counter | Assigned] = dict(
+                await numbers.load({k for r in requests for k in (case_key(r), counter_key(r))})
             )
+            written: dict[str, Counter | Assigned] = {}
+            for request in requests:
+                writes, case_no = number(known, request, partition)
+                known.update(writes)
+                written.update(writes)
+                out.to(p.groups, request.group, Numbered(request.group, request.case_id, case_no))
+            # A case's entry reaches the changelog before the counter that counts it.
+            for key, entry in sorted(written.items(), key=lambda kv: isinstance(kv[1], Counter)):
+                numbers.put(key, entry)
+            if requests:
+                numbers.retire(partition, [k for k in numbers.due(partition) if k not in written])
+            await out.flush()

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from streams.cases.machine import State, Verdict, judge, next_state
 from streams.dedup.rules import case_id_for, joins
-from streams.events import Lifecycle, Payment, Referral, ReferralKey
+from streams.events import SHANGHAI, Lifecycle, Payment, Referral, ReferralKey
 from streams.ledger.rules import Decision, Receipt, decision_from
 from streams.policy import Policy
 
@@ -159,7 +159,8 @@ def _apply(
         return
     verdict = judge(case.state, event.kind)
     if verdict is not Verdict.APPLY:
-        reason = f"{event.kind} at {event.at.isoformat()} on a case {case.state.value}"
+        when = event.at.astimezone(SHANGHAI).isoformat()
+        reason = f"{event.kind} at {when} on a case {case.state.value}"
         target = view.pending if verdict is Verdict.WAIT else view.conflicts
         target[event_key] = Judgement(verdict, reason)
         return

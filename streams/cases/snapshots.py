@@ -7,12 +7,13 @@ the group whether anything a reader could see has changed since it last emitted 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from streams.cases.forming import Case
-from streams.dedup.rules import case_id_for, counts
+from streams.cases.state import Absorbed
+from streams.dedup.rules import Version, case_id_for, counts
 from streams.events import ReferralKey, content_hash
 from streams.ledger.rules import ledger_for
 
@@ -27,31 +28,31 @@ def case_snapshot(
     group_key: str,
     squad_code: str,
     case_no: str | None,
-    versions: Mapping[ReferralKey, list[dict[str, Any]]],
-    absorbed: Mapping[str, Mapping[str, str]],
+    versions: Mapping[ReferralKey, Sequence[Version]],
+    absorbed: Mapping[str, Absorbed],
 ) -> dict[str, Any]:
     ledger = ledger_for(case.decision, case.receipts)
     decision = case.decision
     referrals = []
     for key in case.members:
-        history = versions[key]
-        tally = counts(history)
+        kept = versions[key]
+        tally = counts(kept)
         referrals.append(
             {
                 "agency": key.agency,
                 "referral_id": key.referral_id,
-                "referred_at": history[0]["record"]["referred_at"],
+                "referred_at": kept[0].record["referred_at"],
                 "opened_case": case_id_for(key) == case.case_id,
                 "amendments": tally.versions - 1,
                 "exact_duplicates": tally.exact_duplicates,
-                "versions": [v["record"] for v in history],
+                "versions": [v.record for v in kept],
             }
         )
     history = [{"at": iso(at), "what": what, "detail": detail} for at, what, detail in case.history]
     history += [
-        {"at": None, "what": "absorbed", "detail": f"case {old}: {why['why']}"}
+        {"at": None, "what": "absorbed", "detail": f"case {old}: {why.why}"}
         for old, why in sorted(absorbed.items())
-        if why["into"] == case.case_id
+        if why.into == case.case_id
     ]
     return {
         "case_id": case.case_id,
@@ -129,6 +130,7 @@ _FIELDS = (
 
 
 def digest(snapshot: Mapping[str, Any]) -> str:
+    """Whether a reader could see a difference between two snapshots."""
     return content_hash(snapshot)[:16]
 
 

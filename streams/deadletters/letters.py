@@ -1,30 +1,79 @@
-"""Dead letters: what could not be applied, why, where it came from, and its bytes."""
+"""Dead letters: what could not be applied, why, where it came from, and its bytes.
+
+One type, built in one way (``DeadLetter.of``) wherever the pipeline refuses an event: at
+the door (the bytes as received), in the routing step or in its group (the event as it
+was admitted, re-encoded; ``source`` names the original record).
+"""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
-
-def to_avro(letter: Mapping[str, Any], at: datetime) -> dict[str, Any]:
-    """A dead letter as the ``DeadLetter`` Avro record."""
-    source = letter["source"]
-    return {
-        "event_id": letter["event_id"],
-        "reason": letter["reason"],
-        "error": letter["error"],
-        "source_topic": source.get("topic"),
-        "source_partition": source.get("partition"),
-        "source_offset": source.get("offset"),
-        "source_file": source.get("file"),
-        "source_line": source.get("line"),
-        "raw": base64.b64decode(letter["raw"]),
-        "dead_lettered_at": at,
-    }
+from streams.errors import Reason, Rejected
+from streams.messages import Source
 
 
-def letter_key(letter: Mapping[str, Any]) -> str:
-    """The dead-letter topic's key: the event's identity, so a repeat overwrites itself."""
-    return f"{letter['event_id']}#{letter['error']}"
+class WaitEnded(StrEnum):
+    """Why an event that waited for what it names stopped waiting."""
+
+    HOLD = "the hold period ended"
+    DRAINED = "the input was drained"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    event_id: str
+    code: Reason
+    reason: str
+    source: Source
+    raw: bytes
+
+    @classmethod
+    def of(cls, error: Rejected, source: Source, raw: bytes) -> DeadLetter:
+        return cls(source.event_id, error.code, error.reason, source, raw)
+
+    @property
+    def key(self) -> str:
+        """The dead-letter topic's key: the event and the reason, so a repeat of the same
+        letter overwrites itself downstream."""
+        return f"{self.event_id}#{self.code}"
+
+    def to_avro(self, at: datetime) -> dict[str, Any]:
+        """The letter as the ``DeadLetter`` Avro record."""
+        return {
+            "event_id": self.event_id,
+            "reason": self.reason,
+            "error": str(self.code),
+            "source_topic": self.source.topic,
+            "source_partition": self.source.partition,
+            "source_offset": self.source.offset,
+            "source_file": self.source.file,
+            "source_line": self.source.line,
+            "raw": self.raw,
+            "dead_lettered_at": at,
+        }
+
+
+@dataclass(frozen=True)
+class Refused:
+    """An admitted event refused after the door, by the routing step or its group: the
+    dead letter it becomes once its record is encoded again (``letter``)."""
+
+    event_id: str
+    code: Reason
+    reason: str
+    source: Source
+    record: Mapping[str, Any]
+
+    @classmethod
+    def of(
+        cls, error: Rejected, event_id: str, source: Source, record: Mapping[str, Any]
+    ) -> Refused:
+        return cls(event_id, error.code, error.reason, source, record)
+
+    def letter(self, raw: bytes) -> DeadLetter:
+        return DeadLetter(self.event_id, self.code, self.reason, self.source, raw)

@@ -3,61 +3,94 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from streams.dedup.routing import Routing, release_expired, route
+from streams.deadletters.letters import WaitEnded
+from streams.dedup.routing import AliasState, Routing, release_expired, route
+from streams.messages import Tick, references_batch
+from streams.outbox import Outbox
+from streams.state.tables import TieredTable, Tiering
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
 
-HOLD_ENDED = "the hold period ended"
-DRAINED = "the input was drained"
+
+def aliases_table(p: Pipeline) -> TieredTable[AliasState]:
+    hot_for = timedelta(days=p.settings.hot_days)
+
+    def retire_at(state: AliasState) -> datetime | None:
+        if state.held or state.touched is None:
+            return None
+        return state.touched + hot_for
+
+    return TieredTable(
+        p.app,
+        "alias_to_group",
+        AliasState,
+        p.settings.partitions,
+        p.archive,
+        Tiering(
+            version=lambda s: s.version,
+            waiting=lambda s: bool(s.held or s.expired),
+            retire_at=retire_at,
+            event_time=lambda s: s.touched,
+        ),
+    )
 
 
 def register(p: Pipeline) -> None:
-    alias_to_group = p.app.Table(
-        "alias_to_group",
-        default=None,
-        partitions=p.settings.partitions,
-    )
+    aliases = aliases_table(p)
 
-    async def publish(routing: Routing) -> None:
+    def publish(routing: Routing, out: Outbox) -> AliasState | None:
         for message in routing.forward:
-            await p.groups.send(key=message["group"].encode(), value=message)
-        for message in routing.register:
-            await p.references.send(key=message["alias"].encode(), value=message)
-        await p.send_dead_letters(routing.dead_letters)
+            out.to(p.groups, message.group or "", message)
+        for register in routing.register:
+            out.to(p.references, register.alias, register)
+        for refused in routing.refused:
+            out.refused(refused)
+        return routing.state
+
+    def routed(partition: int, out: Outbox) -> Callable[[str, AliasState | None, Any], Any]:
+        return lambda _, state, message: publish(route(state, message, partition), out)
+
+    def expired(tick: Tick, out: Outbox) -> Callable[[str, AliasState | None, Any], Any]:
+        why, before = expiry(tick)
+        return lambda _, state, __: state and publish(release_expired(state, why, before), out)
 
     @p.app.agent(p.references, name="route_references")
     async def route_references(stream: Any) -> None:
         async for event in stream.events():
-            message, partition = event.value, event.message.partition
-            if message["type"] in ("drain", "expire"):
-                drain = message["type"] == "drain"
-                before = None if drain else message["now_ms"] - message["hold_ms"]
-                why = DRAINED if drain else HOLD_ENDED
-                for alias, state in list(alias_to_group.items()):
-                    if state is None or state["p"] != partition:
-                        continue
-                    if not state["held"] and not state.get("expired"):
-                        continue
-                    routing = release_expired(state, why, before)
-                    if routing.state is not None:
-                        alias_to_group[alias] = routing.state
-                    await publish(routing)
-                continue
-            alias = message["alias"]
-            routing = route(alias_to_group.get(alias), message, partition)
-            if routing.state is not None:
-                alias_to_group[alias] = routing.state
-            await publish(routing)
+            partition = event.message.partition
+            batch = references_batch(event.value)
+            messages = [m for m in batch if not isinstance(m, Tick)]
+            ticks = [m for m in batch if isinstance(m, Tick)]
+            out = Outbox(p)
+            written = await aliases.apply([(m.alias, m) for m in messages], routed(partition, out))
+            for tick in ticks:
+                if tick.kind == "checkpoint":
+                    aliases.checkpoint(partition)
+                else:
+                    keyed = [(alias, tick) for alias in aliases.waiting(partition)]
+                    written |= await aliases.apply(keyed, expired(tick, out))
+            if not ticks:
+                aliases.retire(partition, [a for a in aliases.due(partition) if a not in written])
+            await out.flush()
 
     @p.app.timer(interval=max(p.settings.hold_seconds / 10, 1.0), on_leader=True)
     async def expire_held() -> None:
-        tick = {
-            "type": "expire",
-            "now_ms": int(time.time() * 1000),
-            "hold_ms": p.settings.hold_seconds * 1000,
-        }
-        await p.broadcast(p.references, tick)
-        await p.broadcast(p.groups, tick)
+        now_ms = int(time.time() * 1000)
+        tick = Tick("expire", now_ms=now_ms, hold_ms=int(p.settings.hold_seconds * 1000))
+        out = Outbox(p)
+        out.everywhere(p.references, tick)
+        out.everywhere(p.groups, tick)
+        await out.flush()
+
+
+def expiry(tick: Tick) -> tuple[WaitEnded, int | None]:
+    """Why waiting ends at this tick, and for the events received before when (None:
+    for all of them)."""
+    if tick.kind == "drain":
+        return WaitEnded.DRAINED, None
+    return WaitEnded.HOLD, tick.now_ms - tick.hold_ms

@@ -8,10 +8,13 @@ one partition (keyed by the referral), so every reader sees them in the same ord
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
+
+import msgspec
 
 from streams.events import Referral, ReferralKey, content_hash
 
@@ -44,22 +47,28 @@ def case_id_for(key: ReferralKey) -> str:
     return "C" + hashlib.sha256(str(key).encode()).hexdigest()[:12].upper()
 
 
-def add_version(versions: list[dict[str, Any]], record: dict[str, Any], event_id: str) -> Arrival:
-    """Record one arrival of a referral in its version list (mutated) and classify it.
+class Version(msgspec.Struct, frozen=True):
+    """One content of a referral, and the ids of the Kafka records that carried it."""
 
-    ``versions`` is the referral's history in arrival order: each version holds its
-    content hash, its record and the ids of the Kafka records that carried it.
-    """
+    digest: str
+    record: dict[str, Any]
+    event_ids: tuple[str, ...]
+
+
+def add_version(
+    versions: tuple[Version, ...], record: dict[str, Any], event_id: str
+) -> tuple[Arrival, tuple[Version, ...]]:
+    """Classify one arrival of a referral against its versions (in arrival order), and
+    the versions after it."""
+    if any(event_id in version.event_ids for version in versions):
+        return Arrival.REDELIVERY, versions
     digest = content_hash(record)
-    for version in versions:
-        if event_id in version["event_ids"]:
-            return Arrival.REDELIVERY
-    for version in versions:
-        if version["hash"] == digest:
-            version["event_ids"].append(event_id)
-            return Arrival.EXACT_DUPLICATE
-    versions.append({"hash": digest, "record": record, "event_ids": [event_id]})
-    return Arrival.NEW if len(versions) == 1 else Arrival.AMENDMENT
+    for i, version in enumerate(versions):
+        if version.digest == digest:
+            seen = Version(digest, version.record, (*version.event_ids, event_id))
+            return Arrival.EXACT_DUPLICATE, (*versions[:i], seen, *versions[i + 1 :])
+    added = (*versions, Version(digest, record, (event_id,)))
+    return (Arrival.NEW if not versions else Arrival.AMENDMENT), added
 
 
 def joins(
@@ -80,7 +89,7 @@ class VersionCounts:
     exact_duplicates: int
 
 
-def counts(versions: list[dict[str, Any]]) -> VersionCounts:
+def counts(versions: Sequence[Version]) -> VersionCounts:
     """Amendments are versions after the first; exact duplicates, the extra deliveries."""
-    extra = sum(len(v["event_ids"]) - 1 for v in versions)
+    extra = sum(len(v.event_ids) - 1 for v in versions)
     return VersionCounts(versions=len(versions), exact_duplicates=extra)

@@ -6,13 +6,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from streams import topics
-from streams.intake.admission import Admitted, Source, admit
+from streams.intake.admission import admit
 from streams.logging import get_logger
+from streams.messages import Admitted, Source
+from streams.outbox import Outbox
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
 
 log = get_logger(__name__)
+# Input records are admitted in groups: the admitted events of a group leave as one batch
+# record per partition of the references topic (streams/messages.py).
+TAKE = 1_000
+WITHIN_S = 0.05
 
 
 def _header(headers: Any, name: str) -> str | None:
@@ -20,6 +26,17 @@ def _header(headers: Any, name: str) -> str | None:
         if key == name and value is not None:
             return value.decode() if isinstance(value, bytes) else str(value)
     return None
+
+
+def source_of(message: Any) -> Source:
+    line = _header(message.headers, "source-line")
+    return Source(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        file=_header(message.headers, "source-file"),
+        line=int(line) if line else None,
+    )
 
 
 def register(p: Pipeline) -> None:
@@ -32,19 +49,15 @@ def register(p: Pipeline) -> None:
 
     @p.app.agent(inputs, name="admit_events")
     async def admit_events(stream: Any) -> None:
-        async for event in stream.events():
-            message = event.message
-            line = _header(message.headers, "source-line")
-            source = Source(
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
-                file=_header(message.headers, "source-file"),
-                line=int(line) if line else None,
-            )
-            result = admit(message.value or b"", source, p.store, p.org, datetime.now(UTC))
-            if isinstance(result, Admitted):
-                await p.references.send(key=result.alias.encode(), value=result.message)
-            else:
-                log.info("dead_lettered", event_id=source.event_id, error=result["error"])
-                await p.send_dead_letters([result])
+        async for events in stream.take_events(TAKE, within=WITHIN_S):
+            out = Outbox(p)
+            now = datetime.now(UTC)
+            for event in events:
+                source = source_of(event.message)
+                result = admit(event.message.value or b"", source, p.store, p.org, now)
+                if isinstance(result, Admitted):
+                    out.to(p.references, result.alias, result)
+                else:
+                    log.info("dead_lettered", event_id=source.event_id, error=str(result.code))
+                    out.letter(result)
+            await out.flush()

@@ -26,6 +26,7 @@ from consumers.store import open_store
 from runtime.children import Child
 from runtime.embedded import EmbeddedBroker
 from streams import topics
+from streams.messages import Tick, encode_batch
 from streams.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -79,16 +80,17 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
     sink = Child(settings, broker, tmp_path / "b", command="sink")
     try:
         groups = {
-            settings.app_id: [*topics.INPUTS, *topics.INTERNAL],
+            settings.app_id: [*topics.INPUTS, *topics.internal(settings.app_id)],
             SINK_GROUP: list(topics.OUTPUTS),
         }
         wait_until_processed(broker, groups, timeout=120)
         from kafka import KafkaProducer
 
         control = KafkaProducer(bootstrap_servers=broker)
-        for topic in (topics.REFERENCES, topics.GROUPS):
+        references, groups_topic, _ = topics.internal(settings.app_id)
+        for topic in (references, groups_topic):
             for partition in range(settings.partitions):
-                control.send(topic, key=b"control", value=b'{"type": "drain"}', partition=partition)
+                control.send(topic, value=encode_batch([Tick("drain")]), partition=partition)
             control.flush()
             wait_until_processed(broker, groups, timeout=120)
         control.close()

@@ -23,7 +23,9 @@ from consumers.store import Totals, apply_dead_letters, apply_snapshots, open_st
 from schemas.codec import default_store
 from streams.cases.group import Outcome
 from streams.cases.snapshots import to_avro
-from streams.deadletters import letters
+from streams.deadletters.letters import DeadLetter
+from streams.errors import Reason
+from streams.messages import Source
 from tests.unit.factories import Group, decided, event, party, payment, referral
 
 pytestmark = pytest.mark.integration
@@ -104,16 +106,11 @@ def decided_case() -> tuple[Group, list[list[dict[str, Any]]]]:
 
 def dead_letter(event_id: str, error: str = "schema") -> tuple[str, dict[str, Any]]:
     """(topic key, decoded DeadLetter record) as the sink receives them."""
-    letter = {
-        "event_id": event_id,
-        "error": error,
-        "reason": f"{error}: broken",
-        "source": {"topic": "referrals.housing", "partition": 1, "offset": 7},
-        "raw": "AAEC",
-    }
+    source = Source(topic="referrals.housing", partition=1, offset=7)
+    letter = DeadLetter(event_id, Reason(error), f"{error}: broken", source, b"\x00\x01\x02")
     at = datetime(2022, 3, 1, 1, 0, 0, 123000, tzinfo=UTC)
-    value = CODEC.encode("DeadLetter", letters.to_avro(letter, at))
-    return letters.letter_key(letter), CODEC.decode(value).record
+    value = CODEC.encode("DeadLetter", letter.to_avro(at))
+    return letter.key, CODEC.decode(value).record
 
 
 def test_applying_the_same_snapshots_twice_changes_nothing(engine: Engine) -> None:

@@ -17,10 +17,13 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from streams.cases.group import Outcome, accept
-from streams.cases.numbering import number
-from streams.dedup.routing import Routing, release_expired, route
+from streams.cases.numbering import Assigned, Counter, number
+from streams.cases.state import GroupState
+from streams.deadletters.letters import Refused, WaitEnded
+from streams.dedup.routing import AliasState, Routing, release_expired, route
 from streams.dedup.rules import case_id_for, incident_key
 from streams.events import TIME_FIELD, Referral, ReferralKey, parse_event
+from streams.messages import Admitted, Numbered, NumberRequest, Register, Source, Tick, ToGroups
 from streams.organisation import Organisation, default_organisation_path, load_organisation
 from streams.policy import Policy
 
@@ -144,19 +147,21 @@ def message(
     group: str | None,
     event_id: str | None = None,
     received_ms: int = 0,
-) -> dict[str, Any]:
+) -> Admitted:
     """An admitted event as the group agent receives it (``group`` set by routing)."""
-    msg: dict[str, Any] = {
-        "type": "event",
-        "event_id": event_id or f"t/0/{next(_offsets)}",
-        "record": record,
-        "source": {"topic": "t", "partition": 0, "offset": 0, "file": None, "line": None},
-        "raw": "",
-        "received_ms": received_ms,
-    }
-    if group is not None:
-        msg["group"] = group
-    return msg
+    return Admitted(
+        alias=alias_of(record),
+        event_id=event_id or f"t/0/{next(_offsets)}",
+        record=record,
+        source=Source(topic="t", partition=0, offset=0),
+        received_ms=received_ms,
+        group=group,
+    )
+
+
+def letter(refused: Refused) -> dict[str, Any]:
+    """A refused event as the dead-letter reader sees it."""
+    return {"event_id": refused.event_id, "error": str(refused.code), "reason": refused.reason}
 
 
 def group_of(record: dict[str, Any]) -> str:
@@ -170,37 +175,37 @@ class Group:
 
     def __init__(self, key: str | None = None, policy: Policy | None = None) -> None:
         self.key = key
-        self.log: dict[str, Any] | None = None
+        self.state: GroupState | None = None
         self.policy = policy or Policy()
         self.snapshots: dict[str, dict[str, Any]] = {}
         self.dead: dict[str, dict[str, Any]] = {}  # event id -> letter
-        self.requests: list[dict[str, Any]] = []
+        self.requests: list[NumberRequest] = []
 
     def send(self, record: dict[str, Any], event_id: str | None = None, **kw: Any) -> Outcome:
         if self.key is None:
             self.key = group_of(record)
         return self.apply(message(record, self.key, event_id, **kw))
 
-    def apply(self, msg: dict[str, Any]) -> Outcome:
-        msg.setdefault("group", self.key)
-        outcome = accept(self.log, msg, ORG, self.policy)
-        if outcome.log is not None:
-            self.log = outcome.log
+    def apply(self, msg: ToGroups) -> Outcome:
+        assert self.key is not None
+        outcome = accept(self.state, msg, self.key, 0, ORG, self.policy)
+        if outcome.state is not None:
+            self.state = outcome.state
         for snap in outcome.snapshots:
             self.snapshots[snap["case_id"]] = snap
-        for letter in outcome.dead_letters:
-            self.dead.setdefault(letter["event_id"], letter)
+        for refused in outcome.refused:
+            self.dead.setdefault(refused.event_id, letter(refused))
         self.requests += outcome.number_requests
         return outcome
 
     def numbered(self, case_id: str, case_no: str) -> Outcome:
-        return self.apply({"type": "numbered", "case_id": case_id, "case_no": case_no})
+        return self.apply(Numbered(self.key or "", case_id, case_no))
 
     def drain(self) -> Outcome:
-        return self.apply({"type": "drain"})
+        return self.apply(Tick("drain"))
 
     def expire(self, now_ms: int, hold_ms: int) -> Outcome:
-        return self.apply({"type": "expire", "now_ms": now_ms, "hold_ms": hold_ms})
+        return self.apply(Tick("expire", now_ms=now_ms, hold_ms=hold_ms))
 
     def live(self) -> list[dict[str, Any]]:
         return live(self.snapshots)
@@ -245,26 +250,25 @@ class Flow:
     def __init__(self, policy: Policy | None = None, *, numbering: bool = False) -> None:
         self.policy = policy or Policy()
         self.numbering = numbering
-        self.aliases: dict[str, dict[str, Any]] = {}
-        self.logs: dict[str, dict[str, Any]] = {}
-        self.districts: dict[str, dict[str, Any]] = {}
+        self.aliases: dict[str, AliasState] = {}
+        self.states: dict[str, GroupState] = {}
+        self.numbers: dict[str, Counter | Assigned] = {}
         self.snapshots: dict[str, dict[str, Any]] = {}
         self.dead: dict[str, dict[str, Any]] = {}
-        self.requests: list[dict[str, Any]] = []
-        self._queue: deque[tuple[str, dict[str, Any]]] = deque()
+        self.requests: list[NumberRequest] = []
+        self._queue: deque[Admitted | Register | Numbered | Tick] = deque()
 
     def send(self, record: dict[str, Any], event_id: str | None = None, **kw: Any) -> None:
-        msg = message(record, None, event_id, **kw)
-        msg["alias"] = alias_of(record)
-        self._queue.append(("route", msg))
+        self._queue.append(message(record, None, event_id, **kw))
         self._run()
 
     def drain(self) -> None:
         """The end of a batch input: everything still held or waiting is dead-lettered."""
         for alias, state in list(self.aliases.items()):
-            self._routed(alias, release_expired(state, "the input was drained", None))
-        for key in list(self.logs):
-            self._queue.append(("group", {"type": "drain", "group": key}))
+            self._routed(alias, release_expired(state, WaitEnded.DRAINED, None))
+        self._run()
+        for key in list(self.states):
+            self._group(key, Tick("drain"))
         self._run()
 
     def number_all(self) -> None:
@@ -275,44 +279,39 @@ class Flow:
 
     def _run(self) -> None:
         while self._queue:
-            where, msg = self._queue.popleft()
-            if where == "route":
-                alias = msg["alias"]
-                self._routed(alias, route(self.aliases.get(alias), msg, 0))
-            else:
-                self._group(msg)
+            msg = self._queue.popleft()
+            if (isinstance(msg, Admitted) and msg.group is None) or isinstance(msg, Register):
+                self._routed(msg.alias, route(self.aliases.get(msg.alias), msg, 0))
+            elif isinstance(msg, Admitted | Numbered):
+                self._group(msg.group or "", msg)
 
     def _routed(self, alias: str, routing: Routing) -> None:
         if routing.state is not None:
             self.aliases[alias] = routing.state
-        self._queue += [("group", m) for m in routing.forward]
-        self._queue += [("route", m) for m in routing.register]
-        self._letters(routing.dead_letters)
+        self._queue += routing.forward
+        self._queue += routing.register
+        self._letters(routing.refused)
 
-    def _group(self, msg: dict[str, Any]) -> None:
-        key = msg["group"]
-        outcome = accept(self.logs.get(key), msg, ORG, self.policy)
-        if outcome.log is not None:
-            self.logs[key] = outcome.log
+    def _group(self, key: str, msg: ToGroups) -> None:
+        outcome = accept(self.states.get(key), msg, key, 0, ORG, self.policy)
+        if outcome.state is not None:
+            self.states[key] = outcome.state
         for snap in outcome.snapshots:
             self.snapshots[snap["case_id"]] = snap
-        self._letters(outcome.dead_letters)
+        self._letters(outcome.refused)
         self.requests += outcome.number_requests
         if self.numbering:
             for request in outcome.number_requests:
                 self._number(request)
 
-    def _number(self, request: dict[str, Any]) -> None:
-        district = request["district_code"]
-        state, case_no = number(self.districts.get(district), request)
-        if state is not None:
-            self.districts[district] = state
-        reply = {"case_id": request["case_id"], "case_no": case_no}
-        self._queue.append(("group", {"type": "numbered", "group": request["group"], **reply}))
+    def _number(self, request: NumberRequest) -> None:
+        writes, case_no = number(self.numbers, request, 0)
+        self.numbers.update(writes)
+        self._queue.append(Numbered(request.group, request.case_id, case_no))
 
-    def _letters(self, letters: list[dict[str, Any]]) -> None:
-        for letter in letters:
-            self.dead.setdefault(letter["event_id"], letter)
+    def _letters(self, refused: list[Refused]) -> None:
+        for one in refused:
+            self.dead.setdefault(one.event_id, letter(one))
 
     def live(self) -> list[dict[str, Any]]:
         return live(self.snapshots)

@@ -49,7 +49,7 @@ def processed(seed: int) -> tuple[Flow, int]:
         if not isinstance(admitted, Admitted):
             refused += 1
             continue
-        flow.send(admitted.message["record"], event_id=source.event_id)
+        flow.send(admitted.record, event_id=source.event_id)
     flow.drain()
     return flow, refused
 

@@ -49,9 +49,9 @@ def _unsequenced(snapshot: dict[str, Any]) -> dict[str, Any]:
 
 def test_first_arrival_is_new() -> None:
     """The first version of a referral is NEW: one version, no duplicate, no amendment."""
-    versions: list[dict[str, Any]] = []
-    assert add_version(versions, referral("ZJ-1", at(0)), "t/0/1") is Arrival.NEW
-    assert len(versions) == 1 and versions[0]["event_ids"] == ["t/0/1"]
+    arrival, versions = add_version((), referral("ZJ-1", at(0)), "t/0/1")
+    assert arrival is Arrival.NEW
+    assert len(versions) == 1 and versions[0].event_ids == ("t/0/1",)
     assert counts(versions).versions == 1 and counts(versions).exact_duplicates == 0
 
 
@@ -60,33 +60,32 @@ def test_same_content_under_another_record_is_an_exact_duplicate() -> None:
     an EXACT_DUPLICATE of the version it repeats and adds no version."""
     first = referral("ZJ-1", at(0))
     again = dict(reversed(list(copy.deepcopy(first).items())))
-    versions: list[dict[str, Any]] = []
-    add_version(versions, first, "t/0/1")
-    assert add_version(versions, again, "t/0/2") is Arrival.EXACT_DUPLICATE
-    assert len(versions) == 1 and versions[0]["event_ids"] == ["t/0/1", "t/0/2"]
+    _, versions = add_version((), first, "t/0/1")
+    arrival, versions = add_version(versions, again, "t/0/2")
+    assert arrival is Arrival.EXACT_DUPLICATE
+    assert len(versions) == 1 and versions[0].event_ids == ("t/0/1", "t/0/2")
     assert counts(versions).exact_duplicates == 1
 
 
 def test_same_record_again_is_a_redelivery() -> None:
     """The same Kafka record delivered again (same event id) is a REDELIVERY and leaves
     the versions exactly as they were, whether it carried a first version or a duplicate."""
-    versions: list[dict[str, Any]] = []
-    add_version(versions, referral("ZJ-1", at(0)), "t/0/1")
-    add_version(versions, referral("ZJ-1", at(0)), "t/0/2")
-    before = copy.deepcopy(versions)
-    assert add_version(versions, referral("ZJ-1", at(0)), "t/0/1") is Arrival.REDELIVERY
-    assert add_version(versions, referral("ZJ-1", at(0)), "t/0/2") is Arrival.REDELIVERY
-    assert versions == before
+    _, versions = add_version((), referral("ZJ-1", at(0)), "t/0/1")
+    _, versions = add_version(versions, referral("ZJ-1", at(0)), "t/0/2")
+    for event_id in ("t/0/1", "t/0/2"):
+        arrival, after = add_version(versions, referral("ZJ-1", at(0)), event_id)
+        assert arrival is Arrival.REDELIVERY
+        assert after == versions
 
 
 def test_different_content_is_an_amendment() -> None:
     """Same key, different content is an AMENDMENT: a second version, kept after the first."""
-    versions: list[dict[str, Any]] = []
     first = referral("ZJ-1", at(0))
     second = referral("ZJ-1", at(0), description="违法加建已扩建至三层")
-    add_version(versions, first, "t/0/1")
-    assert add_version(versions, second, "t/0/2") is Arrival.AMENDMENT
-    assert [v["record"] for v in versions] == [first, second]
+    _, versions = add_version((), first, "t/0/1")
+    arrival, versions = add_version(versions, second, "t/0/2")
+    assert arrival is Arrival.AMENDMENT
+    assert [v.record for v in versions] == [first, second]
     assert counts(versions).versions == 2 and counts(versions).exact_duplicates == 0
 
 
@@ -188,22 +187,22 @@ def test_exact_duplicate_is_counted_and_changes_nothing_else() -> None:
 
 def test_redelivery_changes_nothing() -> None:
     """The same Kafka record again (same event id), a referral or a decision, leaves the
-    log as it was (`log` is None); what is sent again is what was sent before (its
-    `group_seq` may be the log's latest: a waiting decision advanced it unseen)."""
+    state as it was (`state` is None); what is sent again is what was sent before (its
+    `group_seq` may be the state's latest: a waiting decision advanced it unseen)."""
     g = Group()
     g.send(referral("ZJ-1", at(0)), "t/0/1")
     g.send(decided(at(9), "ZJ-1", 100), "t/3/1")
-    sent, log = copy.deepcopy(g.snapshots), copy.deepcopy(g.log)
+    sent, state = copy.deepcopy(g.snapshots), copy.deepcopy(g.state)
     for record, event_id in (
         (referral("ZJ-1", at(0)), "t/0/1"),
         (decided(at(9), "ZJ-1", 100), "t/3/1"),
     ):
         outcome = g.send(record, event_id)
-        assert outcome.log is None
+        assert outcome.state is None
         assert [_unsequenced(s) for s in outcome.snapshots] == [
             _unsequenced(sent[s["case_id"]]) for s in outcome.snapshots
         ]
-    assert g.log == log
+    assert g.state == state
     assert g.case_of("ZJ-1")["referrals"][0]["exact_duplicates"] == 0
 
 

@@ -180,7 +180,7 @@ def test_snapshot_duplicate_receipt_counted_once() -> None:
     g = _decided_case(100_000)
     g.send(payment("R-1", at(12), "ZJ-1", 30_000), "t/6/1")
     outcome = g.send(payment("R-1", at(12), "ZJ-1", 30_000), "t/6/2")
-    assert outcome.log is None
+    assert outcome.state is None
     case = g.case_of("ZJ-1")
     assert (case["collected_fen"], len(case["payments"])) == (30_000, 1)
     assert g.dead == {}

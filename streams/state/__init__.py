@@ -1,0 +1,1 @@
+"""The agents' state: Faust tables in memory for what is live, the SQL archive for the rest."""

@@ -100,3 +100,30 @@ def referral_record(rng: Random, org: Organisation, seed: int, r: DrawnReferral)
     name, block = _block(rng, r, road)
     record[name] = block
     return record
+
+
+def decision_record(
+    ref: dict[str, Any],
+    decided_at: datetime,
+    decision_no: str,
+    amount_fen: int,
+    major: bool | None,
+    legal_reviewed_at: datetime | None,
+    exemption: str | None,
+) -> dict[str, Any]:
+    """The ``case_decided`` object; ``ref`` names the case (agency and referral id)."""
+    decision: dict[str, Any] = {
+        "kind": "case_decided",
+        **ref,
+        "decided_at": iso(decided_at),
+        "decision_no": decision_no,
+        "amount_fen": amount_fen,
+        "tier": tier(amount_fen),
+    }
+    if major is not None:
+        decision["major"] = major
+    if legal_reviewed_at is not None:
+        decision["legal_reviewed_at"] = iso(legal_reviewed_at)
+    if exemption is not None:
+        decision["exemption"] = exemption
+    return decision

@@ -12,7 +12,7 @@ from typing import Any
 
 from referrals.generate.builder import Builder, Case
 from referrals.generate.drawing import DrawnReferral, year_of
-from referrals.generate.records import iso, referral_record, tier
+from referrals.generate.records import decision_record, iso, referral_record
 from referrals.generate.texts import AMENDMENT_NOTES, Agency
 
 Delay = Callable[[], timedelta]
@@ -97,7 +97,16 @@ class Writer:
             rejected = {"kind": "case_rejected", **ref, "rejected_at": iso(case.rejected_at)}
             self.emit({**rejected, "reason": case.reason}, case.rejected_at, self.usual())
         if case.decided_at is not None:
-            self.emit(_decision(case, case.decided_at, ref), case.decided_at, self.usual())
+            decision = decision_record(
+                ref,
+                case.decided_at,
+                case.decision_no,
+                case.amount,
+                case.major_flag,
+                case.legal_reviewed_at,
+                case.exemption,
+            )
+            self.emit(decision, case.decided_at, self.usual())
         for i, (at, fen) in enumerate(zip(case.payment_times, case.payment_amounts, strict=True)):
             payment = {
                 "kind": "payment",
@@ -159,21 +168,3 @@ class Writer:
 
     def lines(self) -> list[str]:
         return [line.text for line in sorted(self.all)]
-
-
-def _decision(case: Case, decided: datetime, ref: dict[str, Any]) -> dict[str, Any]:
-    decision: dict[str, Any] = {
-        "kind": "case_decided",
-        **ref,
-        "decided_at": iso(decided),
-        "decision_no": case.decision_no,
-        "amount_fen": case.amount,
-        "tier": tier(case.amount),
-    }
-    if case.major_flag is not None:
-        decision["major"] = case.major_flag
-    if case.legal_reviewed_at is not None:
-        decision["legal_reviewed_at"] = iso(case.legal_reviewed_at)
-    if case.exemption is not None:
-        decision["exemption"] = case.exemption
-    return decision

@@ -2,6 +2,7 @@
 
 ReferralsError                    the CLI prints it as one line and exits 2
 ├── ConfigurationError            refused at start: a bad setting or rubric file
+│   ├── InvalidScale              a generated input of no incidents or impossible years
 │   └── OrganisationError         the organisation file, or a code it does not have
 │       ├── InvalidOrganisation   the file cannot be read or breaks a rule
 │       ├── UnknownDistrict
@@ -17,6 +18,7 @@ ReferralsError                    the CLI prints it as one line and exits 2
 │   └── Stalled                   a consumer group stopped moving with records waiting
 ├── CodecError                    Avro bytes or records (schemas/codec.py draws its subtree)
 ├── InputError                    a JSONL line does not fit its event's schema (schemas/jsonl.py)
+├── ProfileBroken                 a generated input breaks its profile's invariants: a bug
 └── Rejected                      the event is dead-lettered with ``reason`` and ``code``
     ├── Undecodable               the bytes are not an Avro record we know
     ├── SchemaViolation           the record breaks its schema or the JSONL format
@@ -25,7 +27,8 @@ ReferralsError                    the CLI prints it as one line and exits 2
     ├── InvalidTransition         the case's state does not allow the event
     └── Unmatched                 nothing the event refers to arrived before the wait ended
 
-The subclasses of ``CodecError``, ``InputError`` and ``OrganisationError`` live beside the
+The subclasses of ``CodecError``, ``InputError`` and ``OrganisationError``, and the
+generator's ``InvalidScale`` and ``ProfileBroken`` (referrals/generate/), live beside the
 code that raises them; this module imports nothing of the project, so every layer can
 derive from it.
 """

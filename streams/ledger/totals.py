@@ -63,6 +63,14 @@ def monthly_totals(cases: Iterable[DecidedCase], months: list[str]) -> dict[Key,
     return dict(totals)
 
 
+def change_pct(this: int, last: int) -> float | None:
+    """``this`` against ``last`` in percent, rounded half-up to one decimal as the bureau's
+    summary writes it (263 against 208.7 -> 26.0); None when ``last`` is nothing."""
+    if not last:
+        return None
+    return float((Decimal(100) * (this - last) / last).quantize(Decimal("0.1"), ROUND_HALF_UP))
+
+
 def year_on_year(totals: dict[Key, Totals], year: int) -> dict[str, tuple[int, int, float | None]]:
     """Collected per district in ``year`` and the year before, and the change in percent
     rounded half-up to one decimal (None when the year before collected nothing)."""
@@ -72,14 +80,7 @@ def year_on_year(totals: dict[Key, Totals], year: int) -> dict[str, tuple[int, i
             by_district[district][0] += row.collected_fen
         elif month.startswith(f"{year - 1}-"):
             by_district[district][1] += row.collected_fen
-    result = {}
-    for district, (this, last) in sorted(by_district.items()):
-        change = None
-        if last:
-            change = float(
-                (Decimal(100) * (this - last) / last).quantize(
-                    Decimal("0.1"), rounding=ROUND_HALF_UP
-                )
-            )
-        result[district] = (this, last, change)
-    return result
+    return {
+        district: (this, last, change_pct(this, last))
+        for district, (this, last) in sorted(by_district.items())
+    }

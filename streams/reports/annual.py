@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from streams.events import SHANGHAI
+from streams.ledger.totals import change_pct
 
 AGENCIES = ("HOUSING", "TRAFFIC_POLICE", "ENVIRONMENT")
 AGENCY_ZH = {"HOUSING": "住建", "TRAFFIC_POLICE": "交警", "ENVIRONMENT": "生态环境"}
@@ -58,13 +59,6 @@ def annual_report(
     major = [c for c in filed if c.major]
     collected = _collected(cases, year)
     before = _collected(cases, year - 1)
-    change = None
-    if before:
-        change = float(
-            (Decimal(100) * (collected - before) / before).quantize(
-                Decimal("0.1"), rounding=ROUND_HALF_UP
-            )
-        )
     by_agency = Counter(r.agency for r in received)
     major_by_agency = Counter(c.agency for c in major)
     return {
@@ -79,7 +73,7 @@ def annual_report(
         "major_cases_filed_by_agency": {a: n for a, n in major_by_agency.items() if n},
         "penalties_decided_fen": sum(c.decided_fen for c in cases if _year(c.decided_at) == year),
         "penalties_collected_fen": collected,
-        "collected_change_pct": change,
+        "collected_change_pct": change_pct(collected, before),
     }
 
 

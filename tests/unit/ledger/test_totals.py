@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from streams.ledger.rules import Receipt
-from streams.ledger.totals import DecidedCase, Totals, monthly_totals, year_on_year
+from streams.ledger.totals import (
+    DecidedCase,
+    Totals,
+    change_pct,
+    monthly_totals,
+    year_on_year,
+)
 
 
 def at(text: str) -> datetime:
@@ -59,3 +65,10 @@ def test_year_on_year_by_district() -> None:
     months = [f"{y}-{m:02d}" for y in (2021, 2022) for m in range(1, 13)]
     changes = year_on_year(monthly_totals([CASE, before, other], months), 2022)
     assert changes == {"430202": (50, 0, None), "430203": (1_100, 880, 25.0)}
+
+
+def test_change_rounds_half_up_to_one_decimal() -> None:
+    """A change of exactly 0.15 % is 0.2, where binary floating point would round to 0.1."""
+    assert change_pct(10_015, 10_000) == 0.2
+    assert change_pct(9_985, 10_000) == -0.2
+    assert change_pct(5, 0) is None

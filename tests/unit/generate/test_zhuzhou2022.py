@@ -5,21 +5,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 import pytest
 
-from consumers.publisher import prepare_line
 from referrals.generate import generate_zhuzhou_2022
-from schemas.codec import default_store
-from streams import topics
-from streams.intake.admission import Admitted, Source, admit
 from streams.reports.annual import CaseFacts, ReferralFacts, annual_report
 from tests.unit.factories import ORG, Flow
+from tests.unit.generate.domain import through_domain
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SEEDS = (0, 1, 7, 2022)
 
 
@@ -34,24 +30,7 @@ def _at(value: str | None) -> datetime | None:
 
 @cache
 def processed(seed: int) -> tuple[Flow, int]:
-    """The generated lines through publishing (JSONL to Avro), admission, routing, the
-    incident groups and numbering, then drained; with the count of lines turned away."""
-    store = default_store()
-    flow = Flow(numbering=True)
-    refused = 0
-    for number, line in enumerate(lines_of(seed), start=1):
-        outgoing = prepare_line(line, "generated.jsonl", number, store)
-        if outgoing.topic == topics.DEADLETTERS:
-            refused += 1
-            continue
-        source = Source(outgoing.topic, 0, number, "generated.jsonl", number)
-        admitted = admit(outgoing.value, source, store, ORG, NOW)
-        if not isinstance(admitted, Admitted):
-            refused += 1
-            continue
-        flow.send(admitted.record, event_id=source.event_id)
-    flow.drain()
-    return flow, refused
+    return through_domain(lines_of(seed))
 
 
 def report_of(flow: Flow, year: int) -> dict[str, Any]:

@@ -56,13 +56,22 @@ def ensure_topics(bootstrap: str, partitions: int, app_id: str = Settings.app_id
         admin.close()
 
 
-def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
-    admin = _admin(bootstrap)
-    try:
-        offsets = admin.list_group_offsets({group: None}).get(group, {})
-    finally:
-        admin.close()
-    return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+def committed_offsets(bootstrap: str, group: str, attempts: int = 20) -> dict[TopicPartition, int]:
+    """The group's committed offsets. A coordinator that is moving or still loading (a
+    fresh or restarting broker) answers with a retriable error: ask again shortly."""
+    attempt = 0
+    while True:
+        admin = _admin(bootstrap)
+        try:
+            offsets = admin.list_group_offsets({group: None}).get(group, {})
+            return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+        except KafkaError as e:
+            attempt += 1
+            if not e.retriable or attempt == attempts:
+                raise RetryableError(f"committed offsets of {group}: {e}") from e
+        finally:
+            admin.close()
+        time.sleep(0.25)
 
 
 def backlog(bootstrap: str, groups: Mapping[str, Iterable[str]]) -> dict[str, int]:

@@ -9,9 +9,12 @@ touches of the past, not the whole history.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -65,6 +68,15 @@ class Reporter:
     def advance(self, done: int, total: int) -> None: ...
 
 
+@contextlib.contextmanager
+def _logs() -> Iterator[Path]:
+    """A folder for the children's logs: removed after a run that succeeded, kept after
+    one that failed, since the error names a file in it."""
+    folder = Path(tempfile.mkdtemp(prefix="referrals-run-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 class Run:
     """One batch run: a broker, a worker, the SQL sink, and the waits between them."""
 
@@ -77,15 +89,12 @@ class Run:
         prepared = self._prepare(files)
         with Session(self.engine) as session:
             before = totals(session)
-        with (
-            broker_for(self.settings) as (bootstrap, embedded),
-            tempfile.TemporaryDirectory(prefix="referrals-run-") as log_dir,
-        ):
+        with broker_for(self.settings) as (bootstrap, embedded), _logs() as log_dir:
             settings = self.settings
             if embedded:
                 settings = replace(settings, rebalance_timeout=EMBEDDED_REBALANCE_TIMEOUT)
             ensure_topics(bootstrap, settings.partitions, settings.app_id)
-            worker = Child(settings, bootstrap, Path(log_dir))
+            worker = Child(settings, bootstrap, log_dir)
             sink = SqlSink(bootstrap, self.engine)
             sink_thread = threading.Thread(target=sink.run, name="sql-sink", daemon=True)
             sink_thread.start()

@@ -91,7 +91,7 @@ def register(p: Pipeline) -> None:
                     keyed = [(key, tick) for key in groups.waiting(partition)]
                     written |= await groups.apply(keyed, apply)
             if not ticks:
-                groups.retire(partition, [k for k in groups.due(partition) if k not in written])
+                groups.retire(partition, groups.due(partition, busy=written))
             await out.flush()
 
     @p.app.agent(p.numbering, name="number_cases")
@@ -116,5 +116,5 @@ def register(p: Pipeline) -> None:
             for key, entry in sorted(written.items(), key=lambda kv: isinstance(kv[1], Counter)):
                 numbers.put(key, entry)
             if requests:
-                numbers.retire(partition, [k for k in numbers.due(partition) if k not in written])
+                numbers.retire(partition, numbers.due(partition, busy=written))
             await out.flush()

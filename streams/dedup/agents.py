@@ -75,7 +75,7 @@ def register(p: Pipeline) -> None:
                     keyed = [(alias, tick) for alias in aliases.waiting(partition)]
                     written |= await aliases.apply(keyed, expired(tick, out))
             if not ticks:
-                aliases.retire(partition, [a for a in aliases.due(partition) if a not in written])
+                aliases.retire(partition, aliases.due(partition, busy=written))
             await out.flush()
 
     @p.app.timer(interval=max(p.settings.hold_seconds / 10, 1.0), on_leader=True)

@@ -191,18 +191,26 @@ class TieredTable(Generic[V]):
         self._index()
         return sorted(self._waiting[partition])
 
-    def due(self, partition: int, limit: int = 10_000) -> list[str]:
+    def due(self, partition: int, busy: Collection[str] = (), limit: int = 10_000) -> list[str]:
         """Keys of ``partition`` that may leave memory now: their moment is past the
-        latest event time the partition has seen."""
+        latest event time the partition has seen. ``busy`` keys (written in the step now
+        ending) stay for a later call."""
         self._index()
         mark = self.watermark.get(partition)
         heap = self._retiring[partition]
         keys: list[str] = []
+        later: list[tuple[datetime, str]] = []
         while heap and mark is not None and heap[0][0] <= mark and len(keys) < limit:
             at, key = heapq.heappop(heap)
             value = self.table.get(key)
-            if value is not None and self.tiering.retire_at(value) == at:
+            if value is None or self.tiering.retire_at(value) != at:
+                continue
+            if key in busy:
+                later.append((at, key))
+            else:
                 keys.append(key)
+        for item in later:
+            heapq.heappush(heap, item)
         return keys
 
     def _note(self, key: str, value: V) -> None:

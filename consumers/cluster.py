@@ -40,6 +40,7 @@ def ensure_topics(bootstrap: str, partitions: int) -> None:
             *topics.OUTPUTS,
             topics.SCORECARDS,
             topics.PENALTIES,
+            *topics.RECEIPT_TOPICS.values(),
         ]
         missing = [
             NewTopic(name, num_partitions=partitions, replication_factor=1)

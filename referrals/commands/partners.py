@@ -143,3 +143,31 @@ def hash_command() -> None:
     if not key:
         raise ConfigurationError("no key on standard input")
     sys.stdout.write(hash_key(key) + "\n")
+
+
+@app.command()
+@shared
+def receipts(ctx: Context) -> None:
+    """Run the receipts consumer until interrupted: status receipts to each agency on
+    receipts.<agency>, and their statuses into --db for the HTTP intake."""
+    from consumers.cluster import ensure_topics
+    from consumers.receipts import ReceiptsConsumer
+    from consumers.store import open_store
+    from streams.logging import configure
+
+    configure(ctx.settings.log_format, ctx.settings.log_level)
+    if ctx.settings.broker is None:
+        raise ConfigurationError(
+            "receipts follow a running pipeline: point --broker (or REFERRALS_BROKER) at its "
+            "cluster"
+        )
+    bootstrap = ctx.settings.bootstrap_servers
+    ensure_topics(bootstrap, ctx.settings.partitions)
+    engine = open_store(ctx.settings.db)
+    consumer = ReceiptsConsumer(bootstrap, engine, security=ctx.settings.kafka_client_config())
+    try:
+        consumer.run()
+    except KeyboardInterrupt:
+        consumer.close()
+    finally:
+        engine.dispose()

@@ -33,14 +33,44 @@ from dataclasses import dataclass
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 from fastavro.validation import ValidationError, validate
 
-from streams.errors import ReferralsError
+from schemas.codec_errors import (
+    CodecError,
+    IncompatibleSchemas,
+    InvalidRecord,
+    NoRegistry,
+    NotSingleObjectEncoded,
+    Registry,
+    RegistryUnavailable,
+    SchemaFileError,
+    TruncatedBody,
+    UndecodableBody,
+    UnknownSchema,
+)
+
+__all__ = [
+    "CodecError",
+    "Decoded",
+    "IncompatibleSchemas",
+    "InvalidRecord",
+    "NoRegistry",
+    "NotSingleObjectEncoded",
+    "Registry",
+    "RegistryUnavailable",
+    "SchemaFileError",
+    "SchemaStore",
+    "TruncatedBody",
+    "UndecodableBody",
+    "UnknownSchema",
+    "default_store",
+    "short_name",
+]
 
 NAMESPACE: Final = "zhuzhou.referrals"
 SCHEMA_DIR: Final = Path(__file__).resolve().parent
@@ -48,57 +78,6 @@ MARKER: Final = b"\xc3\x01"
 HEADER_SIZE: Final = len(MARKER) + 8
 CONFLUENT_MAGIC: Final = b"\x00"
 CONFLUENT_HEADER_SIZE: Final = 5
-
-
-class CodecError(ReferralsError):
-    """Root of every error raised by this module (a branch of streams.errors' tree)."""
-
-
-class SchemaFileError(CodecError):
-    """An .avsc file is missing, malformed or names a type it does not define."""
-
-
-class NotSingleObjectEncoded(CodecError):
-    """The bytes do not start with the single-object header."""
-
-
-class NoRegistry(NotSingleObjectEncoded):
-    """Confluent-framed bytes reached a store that has no schema registry."""
-
-
-class UnknownSchema(CodecError):
-    """The fingerprint, registry schema id or schema name is not known."""
-
-
-class RegistryUnavailable(CodecError):
-    """The schema registry did not answer (after its client's own retries)."""
-
-
-class Registry(Protocol):
-    """What the store needs of a schema registry client; confluent-kafka's
-    ``SchemaRegistryClient`` (and its ``mock://`` stand-in) is one."""
-
-    def get_schema(self, schema_id: int) -> Any:
-        """The registered schema: ``.schema_str``, ``.schema_type``, ``.references``."""
-
-    def register_schema(self, subject_name: str, schema: Any) -> int:
-        """The id of ``schema`` under ``subject_name``, registering it if new."""
-
-
-class InvalidRecord(CodecError):
-    """A record does not fit the schema it is encoded with."""
-
-
-class IncompatibleSchemas(CodecError):
-    """Data written with one schema cannot be resolved into the requested reader schema."""
-
-
-class UndecodableBody(CodecError):
-    """The Avro body does not parse under the writer schema its header names."""
-
-
-class TruncatedBody(UndecodableBody):
-    """The Avro body ends before the record does."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,12 @@ def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
     admin = _admin(bootstrap)
     try:
         offsets = admin.list_group_offsets({group: None}).get(group, {})
+    except KafkaError as e:
+        if not e.retriable:
+            raise
+        # a fresh cluster's group coordinator is still loading: nothing counts as
+        # committed yet, so the wait goes on rather than ending early
+        return {}
     finally:
         admin.close()
     return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}

@@ -60,8 +60,11 @@ def _referral_steps(
         out.append(_step(referral, "DUPLICATE", f"duplicate:{n}", count=n, **case))
     if not referral["opened_case"]:
         out.append(_step(referral, "MERGED", f"merged:{case_id}", **case))
-    # the number comes in a later snapshot of the same case: filed is told with it
-    if snap["filed_at"] is not None and snap["case_no"] is not None:
+    if snap["filed_at"] is not None:
+        if snap["case_no"] is None:
+            # the number comes in a later snapshot of the case: filed is told with it, and
+            # what follows filing after it, so no partner hears "closed" before "filed"
+            return out
         out.append(_step(referral, "FILED", f"filed:{case_id}", at=snap["filed_at"], **case))
     if snap["rejected_at"] is not None:
         reason = _last_detail(snap, "case_rejected")

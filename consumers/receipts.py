@@ -41,6 +41,7 @@ class ReceiptsConsumer:
         store: SchemaStore | None = None,
         security: Mapping[str, Any] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        group: str = GROUP,
     ) -> None:
         self.engine = engine
         self.store = store or default_store()
@@ -51,7 +52,7 @@ class ReceiptsConsumer:
                 topics.SNAPSHOTS,
                 topics.DEADLETTERS,
                 bootstrap_servers=bootstrap,
-                group_id=GROUP,
+                group_id=group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=100,

@@ -90,9 +90,12 @@ def test_a_closed_case_tells_each_referral_its_whole_flow_in_order() -> None:
     assert (filed["case_no"], filed["at"]) == ("430203-2022-0001", day(2))
 
 
-def test_filed_waits_for_the_case_number() -> None:
-    """A filed case without its number yet tells nothing of the filing."""
+def test_filed_and_what_follows_wait_for_the_case_number() -> None:
+    """A filed case without its number yet tells nothing of the filing nor of anything
+    after it, so no agency hears of a decision before the filing."""
     assert statuses(snapshot(state="FILED", filed_at=day(2))) == [("ZJ-1", "RECEIVED")]
+    unnumbered = {**CLOSED, "case_no": None, "referrals": [referral("ZJ-1")]}
+    assert statuses(unnumbered) == [("ZJ-1", "RECEIVED")]
 
 
 def test_a_rejection_carries_its_reason_and_a_merged_tombstone_tells_nothing() -> None:

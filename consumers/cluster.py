@@ -18,13 +18,16 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from consumers.end_offsets import log_end_offsets
 from streams import topics
 from streams.errors import RetryableError, Stalled
+from streams.settings import kafka_security
 
 Progress = Callable[[int, int], None]
 
 
 def _admin(bootstrap: str) -> KafkaAdminClient:
     try:
-        return KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        return KafkaAdminClient(
+            bootstrap_servers=bootstrap, request_timeout_ms=10_000, **kafka_security()
+        )
     except KafkaError as e:
         raise RetryableError(f"broker {bootstrap} unreachable: {e}") from e
 

@@ -32,6 +32,7 @@ from streams import topics
 from streams.deadletters.letters import letter_key, to_avro
 from streams.errors import RecordRefused, RetryableError
 from streams.organisation import Organisation, default_organisation_path, load_organisation
+from streams.settings import kafka_security
 
 Header = tuple[str, bytes]
 
@@ -142,7 +143,7 @@ class Publisher:
                 # would refuse a broker that lacks it instead of falling back
                 delivery_timeout_ms=int(timeout_s * 1000),
                 linger_ms=5,
-                **(security or {}),
+                **(kafka_security() if security is None else security),
             )
         except KafkaError as e:
             raise RetryableError(f"broker {bootstrap} unreachable: {e}") from e

@@ -27,6 +27,7 @@ from schemas.registry import value_subject
 from streams import topics
 from streams.errors import RetryableError
 from streams.logging import get_logger
+from streams.settings import kafka_security
 
 GROUP = "referrals-receipts"
 log = get_logger(__name__)
@@ -46,6 +47,7 @@ class ReceiptsConsumer:
         self.engine = engine
         self.store = store or default_store()
         self.clock = clock
+        security = kafka_security() if security is None else security
         create_tables(engine)
         try:
             self.consumer = KafkaConsumer(
@@ -57,10 +59,10 @@ class ReceiptsConsumer:
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=100,
                 max_poll_records=500,
-                **(security or {}),
+                **security,
             )
             self.producer = KafkaProducer(
-                bootstrap_servers=bootstrap, acks="all", linger_ms=5, **(security or {})
+                bootstrap_servers=bootstrap, acks="all", linger_ms=5, **security
             )
         except KafkaError as e:
             raise RetryableError(f"broker {bootstrap} unreachable: {e}") from e

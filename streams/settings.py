@@ -123,6 +123,12 @@ class Settings:
         return value
 
 
+def kafka_security() -> dict[str, Any]:
+    """The security options of this process's kafka-python clients, from REFERRALS_KAFKA_*
+    (the same for every client a process makes; deploy/security/ sets them)."""
+    return Settings.from_env().kafka_client_config()
+
+
 def parse_broker_url(url: str) -> str:
     parsed = urlparse(url if "://" in url else f"kafka://{url}")
     if parsed.scheme != "kafka" or not parsed.netloc:

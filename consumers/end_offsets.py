@@ -20,6 +20,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError
 
 from streams.errors import BrokerError, BrokerUnreachable
+from streams.settings import kafka_security
 
 
 def broker_answers(bootstrap: str, timeout: float = 1.0) -> bool:
@@ -31,6 +32,7 @@ def broker_answers(bootstrap: str, timeout: float = 1.0) -> bool:
             bootstrap_servers=bootstrap,
             bootstrap_timeout_ms=int(timeout * 1000),
             request_timeout_ms=max(1000, int(timeout * 1000)),
+            **kafka_security(),
         )
     except (KafkaError, OSError):
         return False
@@ -58,6 +60,7 @@ def _consumer(bootstrap: str, timeout: float) -> KafkaConsumer:
             enable_auto_commit=False,
             # a metadata request must not create the topic it asks about
             allow_auto_create_topics=False,
+            **kafka_security(),
             fetch_max_wait_ms=50,
             bootstrap_timeout_ms=int(timeout * 1000),
         )
@@ -117,14 +120,16 @@ def probe_end_offsets(
     topic = f"_probe-end-offsets-{uuid.uuid4().hex[:12]}"
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000)
+            bootstrap_servers=bootstrap, request_timeout_ms=int(timeout * 1000), **kafka_security()
         )
     except KafkaError as exc:
         raise BrokerUnreachable(f"broker {bootstrap} unreachable: {exc}") from exc
     try:
         admin.create_topics([NewTopic(topic, num_partitions=1, replication_factor=1)])
         # linger far above the time the sends take, so all records travel in one batch
-        producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=200, acks="all")
+        producer = KafkaProducer(
+            bootstrap_servers=bootstrap, linger_ms=200, acks="all", **kafka_security()
+        )
         try:
             futures = [producer.send(topic, b"probe", partition=0) for _ in range(records)]
             producer.flush(timeout=timeout)

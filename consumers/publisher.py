@@ -1,27 +1,38 @@
 """Publishing input: JSONL lines as Avro records onto the input topics.
 
-A line that is not JSON or does not fit its schema cannot travel on an Avro topic; it
-goes straight to the dead-letter topic with its file and line number instead.
+Two publishers. A batch run (runtime/batch.py, ``prepare_file``) publishes everything: a
+line that is not JSON or does not fit its schema cannot travel on an Avro topic, so it
+goes to the dead-letter topic with its file and line number instead, never fatal. A
+partner agency (``AgencyPublisher``, ``referrals publish``) sends only what passes the
+intake's checks (consumers/vetting.py) and is told about each line it refused.
+
+Both send through ``Publisher``: acks from every in-sync replica, idempotence (kafka-python
+enables it by default and turns it off by itself for a broker too old to support it),
+retries until the delivery timeout, and a delivery report per record.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
+from consumers.vetting import Vetted, check_agency, check_referral
 from schemas.codec import SchemaStore, default_store
 from schemas.jsonl import InputError, record_from_json
 from streams import topics
 from streams.deadletters.letters import DeadLetter
-from streams.errors import Reason, RetryableError
+from streams.errors import Reason, RecordRefused, RetryableError
 from streams.messages import Source
+from streams.organisation import Organisation, default_organisation_path, load_organisation
+from streams.settings import kafka_security
 
 Header = tuple[str, bytes]
 
@@ -92,21 +103,50 @@ def prepare_file(path: Path, store: SchemaStore | None = None) -> Iterator[Outgo
                 yield prepare_line(line, str(path), number, store)
 
 
-class Publisher:
-    """A kafka-python producer that keeps order per key and never duplicates on retry."""
+class DeliveryFailed(RetryableError):
+    """The broker did not acknowledge a record within the delivery timeout."""
 
-    def __init__(self, bootstrap: str) -> None:
+
+@dataclass(frozen=True)
+class Delivery:
+    """The delivery report of one record: where it was written, or why it was not."""
+
+    record: Outgoing
+    topic: str
+    partition: int | None = None
+    offset: int | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+class Publisher:
+    """A kafka-python producer set for durability that keeps order per key and does not
+    duplicate on retry."""
+
+    def __init__(
+        self, bootstrap: str, *, security: Mapping[str, Any] | None = None, timeout_s: float = 60
+    ) -> None:
+        self.timeout_s = timeout_s
         try:
             self.producer = KafkaProducer(
                 bootstrap_servers=bootstrap,
                 acks="all",
-                enable_idempotence=True,
+                # enable_idempotence stays at its default (on): set explicitly, kafka-python
+                # would refuse a broker that lacks it instead of falling back
+                delivery_timeout_ms=int(timeout_s * 1000),
                 linger_ms=5,
+                **(kafka_security() if security is None else security),
             )
         except KafkaError as e:
             raise RetryableError(f"broker {bootstrap} unreachable: {e}") from e
 
-    def send(self, records: list[Outgoing], progress: Callable[[int], None] | None = None) -> None:
+    def deliver(
+        self, records: list[Outgoing], progress: Callable[[int], None] | None = None
+    ) -> list[Delivery]:
+        """Send ``records`` in order and wait for every delivery report."""
         futures = []
         for done, record in enumerate(records, start=1):
             futures.append(
@@ -116,36 +156,120 @@ class Publisher:
             )
             if progress is not None:
                 progress(done)
-        self.producer.flush()
-        for future in futures:
-            future.get(timeout=30)
+        self.producer.flush(timeout=self.timeout_s)
+        reports = []
+        for record, future in zip(records, futures, strict=True):
+            try:
+                meta = future.get(timeout=self.timeout_s)
+            except KafkaError as e:
+                reports.append(Delivery(record, record.topic, error=f"{type(e).__name__}: {e}"))
+            else:
+                reports.append(Delivery(record, meta.topic, meta.partition, meta.offset))
+        return reports
+
+    def send(self, records: list[Outgoing], progress: Callable[[int], None] | None = None) -> None:
+        """Send ``records``; raise DeliveryFailed unless every one was acknowledged."""
+        failed = [d for d in self.deliver(records, progress) if not d.ok]
+        if failed:
+            raise DeliveryFailed(
+                f"{len(failed)} of {len(records)} records not delivered: {failed[0].error}"
+            )
 
     def close(self) -> None:
         self.producer.close()
 
 
-def prepare_agency_file(
-    path: Path, agency: str, store: SchemaStore | None = None
-) -> Iterator[Outgoing]:
-    """A partner agency's file: its referrals; ``kind`` and ``agency`` may be left out."""
-    store = store or default_store()
+@dataclass
+class FileReport:
+    """What became of each line of an agency's file: delivered, refused, or not delivered."""
+
+    deliveries: list[Delivery] = field(default_factory=list)
+    refused: list[RecordRefused] = field(default_factory=list)
+
+    @property
+    def delivered(self) -> list[Delivery]:
+        return [d for d in self.deliveries if d.ok]
+
+    @property
+    def undelivered(self) -> list[Delivery]:
+        return [d for d in self.deliveries if not d.ok]
+
+
+def vet_agency_file(
+    path: Path, agency: str, org: Organisation, now: datetime, store: SchemaStore
+) -> tuple[list[Outgoing], list[RecordRefused]]:
+    """The lines of an agency's JSONL file that pass every check, and why each other was
+    refused; nothing is sent."""
+    check_agency(agency)
+    passed: list[Outgoing] = []
+    refused: list[RecordRefused] = []
     with path.open(encoding="utf-8", errors="replace") as lines:
         for number, line in enumerate(lines, start=1):
             if not line.strip():
                 continue
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                yield prepare_line(line, str(path), number, store)
+                vetted = check_referral(_parse(line), agency, org, now, store)
+            except RecordRefused as e:
+                refused.append(e.at_line(number))
                 continue
-            if isinstance(obj, dict):
-                obj = {"kind": "referral", "agency": agency, **obj}
-                if obj["kind"] != "referral" or obj["agency"] != agency:
-                    reason = (
-                        f"{agency} publishes its own referrals, not a {obj['kind']} "
-                        f"from {obj['agency']}"
-                    )
-                    yield reject_line(line, str(path), number, reason, "schema", store)
-                    continue
-                line = json.dumps(obj, ensure_ascii=False)
-            yield prepare_line(line, str(path), number, store)
+            passed.append(_outgoing(vetted, str(path), number))
+    return passed, refused
+
+
+def _parse(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise RecordRefused(f"not JSON: {e}", field="", rule="json") from e
+
+
+def _outgoing(vetted: Vetted, file: str | None = None, line: int | None = None) -> Outgoing:
+    return Outgoing(vetted.topic, str(vetted.key).encode(), vetted.value, file, line)
+
+
+class AgencyPublisher:
+    """A partner agency's publisher, for agencies running Python::
+
+        with AgencyPublisher("HOUSING", "broker1:9092") as publisher:
+            delivery = publisher.publish({"referral_id": "ZJ-2022-0001", ...})
+
+    ``publish`` raises RecordRefused (its ``field`` and ``rule`` say what is wrong) and
+    sends nothing of a refused referral; ``publish_file`` sends a file's valid lines and
+    reports the others.
+    """
+
+    def __init__(
+        self,
+        agency: str,
+        bootstrap: str,
+        *,
+        org: Organisation | None = None,
+        store: SchemaStore | None = None,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.agency = check_agency(agency)
+        self.org = org or load_organisation(default_organisation_path())
+        self.store = store or default_store()
+        self.publisher = Publisher(bootstrap, security=security)
+
+    def publish(self, referral: Mapping[str, Any]) -> Delivery:
+        vetted = check_referral(referral, self.agency, self.org, datetime.now(UTC), self.store)
+        [delivery] = self.publisher.deliver([_outgoing(vetted)])
+        return delivery
+
+    def publish_file(self, path: Path) -> FileReport:
+        passed, refused = vet_agency_file(
+            path, self.agency, self.org, datetime.now(UTC), self.store
+        )
+        return FileReport(self.publisher.deliver(passed), refused)
+
+    def close(self) -> None:
+        self.publisher.close()
+
+    def __enter__(self) -> AgencyPublisher:
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -19,6 +19,7 @@ from schemas.codec import CodecError, SchemaStore, default_store, short_name
 from streams import topics
 from streams.errors import RetryableError
 from streams.logging import get_logger
+from streams.settings import kafka_security
 
 GROUP = "referrals-sql-sink"
 log = get_logger(__name__)
@@ -40,6 +41,7 @@ class SqlSink:
                 max_poll_records=1000,
                 session_timeout_ms=10_000,
                 heartbeat_interval_ms=1_000,
+                **kafka_security(),
             )
         except KafkaError as e:
             raise RetryableError(f"broker {bootstrap} unreachable: {e}") from e

@@ -36,7 +36,7 @@ from streams.logging import get_logger
 from streams.messages import Tick, encode_batch
 from streams.organisation import load_organisation
 from streams.scorecards.rubric import load_rubric
-from streams.settings import Settings
+from streams.settings import Settings, kafka_security
 
 log = get_logger(__name__)
 
@@ -156,7 +156,7 @@ class _Session:
         self.sink_thread = sink_thread
         self.reporter = reporter
         self.publisher = Publisher(bootstrap)
-        self.control = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        self.control = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **kafka_security())
 
     def _check(self) -> None:
         self.worker.check()

@@ -1,18 +1,24 @@
-"""Avro single-object encoding of the project's events.
+"""Avro single-object encoding of the project's events, and Confluent's wire format.
 
-Wire format (Avro specification, "Single object encoding")::
+Wire formats::
 
-    C3 01 | CRC-64-AVRO fingerprint of the writer schema (8 bytes, little-endian) | Avro binary body
+    C3 01 | CRC-64-AVRO fingerprint of the writer schema (8 bytes, little-endian) | body
+    00    | schema id in the Confluent Schema Registry (4 bytes, big-endian)       | body
 
-The fingerprint is taken over the schema's Parsing Canonical Form, so docs, defaults and
-logical types do not change it; adding a field does.
+The first is the Avro specification's "Single object encoding", the project's own; the
+fingerprint is taken over the schema's Parsing Canonical Form, so docs, defaults and
+logical types do not change it; adding a field does. The second is what Confluent's
+serializers write; ``decode`` reads it too when the store has a schema registry
+(REFERRALS_SCHEMA_REGISTRY), so the intake takes both without knowing which it got.
 
 Errors::
 
     CodecError
      ├── SchemaFileError         an .avsc file cannot be loaded
-     ├── NotSingleObjectEncoded  no C3 01 marker or shorter than the 10-byte header
-     ├── UnknownSchema           fingerprint or schema name not known to the store
+     ├── NotSingleObjectEncoded  neither header, or shorter than it
+     │    └── NoRegistry         Confluent framing, but no schema registry is configured
+     ├── UnknownSchema           fingerprint, schema id or schema name not known
+     ├── RegistryUnavailable     the schema registry did not answer
      ├── InvalidRecord           a record does not fit its schema (encode)
      ├── IncompatibleSchemas     the writer's data cannot be read into the reader schema
      └── UndecodableBody         the body does not parse under the writer schema
@@ -29,49 +35,49 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, Final
 
-from fastavro import schemaless_reader, schemaless_writer
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 from fastavro.validation import ValidationError, validate
 
-from streams.errors import ReferralsError
+from schemas.codec_errors import (
+    CodecError,
+    IncompatibleSchemas,
+    InvalidRecord,
+    NoRegistry,
+    NotSingleObjectEncoded,
+    Registry,
+    RegistryUnavailable,
+    SchemaFileError,
+    TruncatedBody,
+    UndecodableBody,
+    UnknownSchema,
+)
+
+__all__ = [
+    "CodecError",
+    "Decoded",
+    "IncompatibleSchemas",
+    "InvalidRecord",
+    "NoRegistry",
+    "NotSingleObjectEncoded",
+    "Registry",
+    "RegistryUnavailable",
+    "SchemaFileError",
+    "SchemaStore",
+    "TruncatedBody",
+    "UndecodableBody",
+    "UnknownSchema",
+    "default_store",
+    "short_name",
+]
 
 NAMESPACE: Final = "zhuzhou.referrals"
 SCHEMA_DIR: Final = Path(__file__).resolve().parent
 MARKER: Final = b"\xc3\x01"
 HEADER_SIZE: Final = len(MARKER) + 8
-
-
-class CodecError(ReferralsError):
-    """Root of every error raised by this module (a branch of streams.errors' tree)."""
-
-
-class SchemaFileError(CodecError):
-    """An .avsc file is missing, malformed or names a type it does not define."""
-
-
-class NotSingleObjectEncoded(CodecError):
-    """The bytes do not start with the single-object header."""
-
-
-class UnknownSchema(CodecError):
-    """The fingerprint or schema name is not known to the store."""
-
-
-class InvalidRecord(CodecError):
-    """A record does not fit the schema it is encoded with."""
-
-
-class IncompatibleSchemas(CodecError):
-    """Data written with one schema cannot be resolved into the requested reader schema."""
-
-
-class UndecodableBody(CodecError):
-    """The Avro body does not parse under the writer schema its header names."""
-
-
-class TruncatedBody(UndecodableBody):
-    """The Avro body ends before the record does."""
+CONFLUENT_MAGIC: Final = b"\x00"
+CONFLUENT_HEADER_SIZE: Final = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,11 +127,15 @@ def _load_entry(path: Path) -> _Entry:
         raise SchemaFileError(
             f"{path} must define one named type called {path.name.removesuffix('.avsc')!r}"
         )
-    fields = loaded.get("fields", [])
+    return _entry(loaded, canonical)
+
+
+def _entry(parsed: dict[str, Any], canonical: str) -> _Entry:
+    fields = parsed.get("fields", [])
     return _Entry(
-        fullname=loaded["name"],
-        name=short_name(loaded["name"]),
-        schema=loaded,
+        fullname=parsed["name"],
+        name=short_name(parsed["name"]),
+        schema=parsed,
         # fastavro gives the little-endian fingerprint bytes as a hex string
         fingerprint=bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
         field_names=frozenset(f["name"] for f in fields),
@@ -169,9 +179,18 @@ def _describe_validation(entry: _Entry, error: ValidationError) -> str:
 class SchemaStore:
     """The schemas of one folder by name, plus every known version by fingerprint."""
 
-    def __init__(self, directory: Path | None = None, *, extra: Iterable[Path] = ()) -> None:
+    def __init__(
+        self,
+        directory: Path | None = None,
+        *,
+        extra: Iterable[Path] = (),
+        registry: Registry | None = None,
+    ) -> None:
         self._directory = directory or SCHEMA_DIR
         self._extra = tuple(extra)
+        self.registry = registry
+        self._by_id: dict[int, _Entry] = {}
+        self._ids: dict[tuple[str, str], int] = {}
         self._by_name: dict[str, _Entry] = {}
         self._by_fingerprint: dict[bytes, _Entry] = {}
         for entry in _load_entries(self._directory):
@@ -189,7 +208,7 @@ class SchemaStore:
 
     def with_extra(self, path: Path) -> SchemaStore:
         """A store that also decodes data written with the schemas at `path` (file or folder)."""
-        return SchemaStore(self._directory, extra=(*self._extra, path))
+        return SchemaStore(self._directory, extra=(*self._extra, path), registry=self.registry)
 
     def names(self) -> list[str]:
         """The current schemas' names, sorted."""
@@ -230,34 +249,50 @@ class SchemaStore:
                 validate(record, entry.schema, raise_errors=True)
             except ValidationError as e:
                 raise InvalidRecord(_describe_validation(entry, e)) from e
-        buf = BytesIO()
-        buf.write(MARKER)
-        buf.write(entry.fingerprint)
-        try:
-            schemaless_writer(buf, entry.schema, record)
-        except (TypeError, ValueError, OverflowError) as e:
-            raise InvalidRecord(f"cannot encode {entry.name}: {_brief(e)}") from e
-        return buf.getvalue()
+        return _body(entry, record, MARKER + entry.fingerprint)
+
+    def encode_confluent(
+        self, name: str, record: Mapping[str, Any], subject: str, *, check: bool = True
+    ) -> bytes:
+        """Confluent's framing of ``record`` with the current schema ``name``, registered
+        under ``subject`` (once per store) so Confluent's deserializers can read it."""
+        entry = self._entry(name)
+        schema_id = self._ids.get((subject, entry.fullname))
+        if schema_id is None:
+            schema_id = self._register(subject, entry)
+            self._ids[(subject, entry.fullname)] = schema_id
+        framed = self.encode(name, record, check=check)
+        return CONFLUENT_MAGIC + schema_id.to_bytes(4, "big") + framed[HEADER_SIZE:]
+
+    def _register(self, subject: str, entry: _Entry) -> int:
+        from schemas.registry import register
+
+        registry = self._need_registry(f"register {entry.name}")
+        return register(registry, subject, self.standalone(entry.name))
+
+    def standalone(self, name: str) -> dict[str, Any]:
+        """The current schema ``name`` as plain JSON with every type it uses written inline,
+        as a registry stores it and a partner compiles it."""
+        plain: dict[str, Any] = _plain(self._entry(name).schema)
+        return plain
 
     def decode(self, data: bytes, reader: str | None = None) -> Decoded:
         """Decode with the writer schema the header names, resolved into `reader` if given."""
-        if len(data) < HEADER_SIZE or data[:2] != MARKER:
+        if len(data) >= CONFLUENT_HEADER_SIZE and data[:1] == CONFLUENT_MAGIC:
+            writer, start = self._confluent_writer(int.from_bytes(data[1:5], "big")), 5
+        elif len(data) >= HEADER_SIZE and data[:2] == MARKER:
+            writer, start = self._known_writer(bytes(data[2:HEADER_SIZE])), HEADER_SIZE
+        else:
             raise NotSingleObjectEncoded(
                 f"not Avro single-object encoded: expected {HEADER_SIZE}+ bytes starting "
                 f"{MARKER.hex(' ')}, got {len(data)} bytes starting {data[:4].hex(' ') or '(none)'}"
             )
-        fp = bytes(data[2:HEADER_SIZE])
-        writer = self._by_fingerprint.get(fp)
-        if writer is None:
-            raise UnknownSchema(
-                f"no known schema has fingerprint {fp.hex()}; register the writer's schema "
-                "with SchemaStore.with_extra()"
-            )
+        fp = writer.fingerprint
         target = writer if reader is None else self._entry(reader)
         # same fingerprint: skip resolution, which halves fastavro's read speed
         reader_schema = None if target.fingerprint == writer.fingerprint else target.schema
         buf = BytesIO(data)
-        buf.seek(HEADER_SIZE)
+        buf.seek(start)
         try:
             record = schemaless_reader(buf, writer.schema, reader_schema)
         except EOFError as e:
@@ -279,6 +314,40 @@ class SchemaStore:
             raise UndecodableBody(f"{writer.name} is not a record schema; got {record!r:.80}")
         return Decoded(target.name, record, fp)
 
+    def _known_writer(self, fp: bytes) -> _Entry:
+        writer = self._by_fingerprint.get(fp)
+        if writer is None:
+            raise UnknownSchema(
+                f"no known schema has fingerprint {fp.hex()}; register the writer's schema "
+                "with SchemaStore.with_extra()"
+            )
+        return writer
+
+    def _confluent_writer(self, schema_id: int) -> _Entry:
+        """The writer schema of a registry id: one of ours when its canonical form is, or
+        the registry's own text (a partner's other version), fetched once."""
+        entry = self._by_id.get(schema_id)
+        if entry is None:
+            from schemas.registry import fetch
+
+            registry = self._need_registry(f"read schema id {schema_id}")
+            parsed = parse_schema(fetch(registry, schema_id), _write_hint=False)
+            if not isinstance(parsed, dict) or parsed.get("type") != "record":
+                raise UnknownSchema(f"schema id {schema_id} is not an Avro record schema")
+            canonical = to_parsing_canonical_form(parsed)
+            entry = _entry(parsed, canonical)
+            entry = self._by_fingerprint.get(entry.fingerprint, entry)
+            self._by_id[schema_id] = entry
+        return entry
+
+    def _need_registry(self, what: str) -> Registry:
+        if self.registry is None:
+            raise NoRegistry(
+                f"cannot {what}: Confluent wire format needs a schema registry; "
+                "set REFERRALS_SCHEMA_REGISTRY"
+            )
+        return self.registry
+
     def _entry(self, name: str) -> _Entry:
         entry = self._by_name.get(_full_name(name))
         if entry is None:
@@ -288,7 +357,30 @@ class SchemaStore:
         return entry
 
 
+def _plain(value: Any) -> Any:
+    # fastavro's parsed schemas carry its own bookkeeping under "__" keys
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _body(entry: _Entry, record: Mapping[str, Any], header: bytes) -> bytes:
+    buf = BytesIO()
+    buf.write(header)
+    try:
+        schemaless_writer(buf, entry.schema, record)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise InvalidRecord(f"cannot encode {entry.name}: {_brief(e)}") from e
+    return buf.getvalue()
+
+
 @functools.cache
 def default_store() -> SchemaStore:
-    """The store of the shipped schemas, loaded once per process."""
-    return SchemaStore()
+    """The store of the shipped schemas, loaded once per process, with the schema registry
+    of REFERRALS_SCHEMA_REGISTRY when it is set (the client is made at first use)."""
+    from schemas.registry import registry_for
+    from streams.settings import Settings
+
+    return SchemaStore(registry=registry_for(Settings.from_env().schema_registry))

@@ -43,7 +43,17 @@ _INT = (-(2**31), 2**31 - 1)
 
 
 class InputError(ReferralsError, ValueError):
-    """A JSON object that is not a valid event; the message names the kind and the field."""
+    """A JSON object that is not a valid event; the message names the kind and the field.
+
+    ``field`` is the offending field's JSON path ("housing.permit_no", "evidence[0].uri";
+    "" for the whole object) and ``rule`` what it breaks: type, enum, timestamp, required,
+    unknown_field or agency_block.
+    """
+
+    def __init__(self, message: str, *, field: str = "", rule: str = "type") -> None:
+        super().__init__(message)
+        self.field = field
+        self.rule = rule
 
 
 def _show(value: Any) -> str:
@@ -58,8 +68,12 @@ class _Converter:
         self.named: dict[str, Any] = schema.get("__named_schemas", {})
         self.where = where
 
-    def fail(self, path: str, expected: str, value: Any) -> InputError:
-        return InputError(f"{self.where}: field '{path}' must be {expected}, got {_show(value)}")
+    def fail(self, path: str, expected: str, value: Any, rule: str = "type") -> InputError:
+        return InputError(
+            f"{self.where}: field '{path}' must be {expected}, got {_show(value)}",
+            field=path,
+            rule=rule,
+        )
 
     def convert(self, value: Any, schema: Any, path: str) -> Any:
         if isinstance(schema, str) and schema in self.named:
@@ -74,7 +88,7 @@ class _Converter:
                 return self.record(value, schema, path)
             if kind == "enum":
                 if value not in schema["symbols"]:
-                    raise self.fail(path, f"one of {', '.join(schema['symbols'])}", value)
+                    raise self.fail(path, f"one of {', '.join(schema['symbols'])}", value, "enum")
                 return value
             if kind == "array":
                 if not isinstance(value, list):
@@ -105,7 +119,9 @@ class _Converter:
         if unknown:
             raise InputError(
                 f"{self.where}: unknown field '{prefix + unknown[0]}'; "
-                f"{short_name(schema['name'])} has {', '.join(sorted(names))}"
+                f"{short_name(schema['name'])} has {', '.join(sorted(names))}",
+                field=prefix + unknown[0],
+                rule="unknown_field",
             )
         out: dict[str, Any] = {}
         for field in schema["fields"]:
@@ -118,19 +134,19 @@ class _Converter:
                 default = field["default"]
                 out[name] = list(default) if isinstance(default, list) else default
             else:
-                raise InputError(f"{self.where}: missing field '{sub}'")
+                raise InputError(f"{self.where}: missing field '{sub}'", field=sub, rule="required")
         return out
 
     def timestamp(self, value: Any, path: str) -> datetime:
         expected = "an ISO 8601 timestamp with an offset, e.g. 2022-03-01T09:30:00+08:00"
         if not isinstance(value, str):
-            raise self.fail(path, expected, value)
+            raise self.fail(path, expected, value, "timestamp")
         try:
             parsed = datetime.fromisoformat(value)
         except ValueError:
-            raise self.fail(path, expected, value) from None
+            raise self.fail(path, expected, value, "timestamp") from None
         if parsed.tzinfo is None:
-            raise self.fail(path, expected, value)
+            raise self.fail(path, expected, value, "timestamp")
         return parsed
 
     def primitive(self, value: Any, kind: str, path: str) -> Any:
@@ -165,17 +181,25 @@ def _lift_ref(kind: str, obj: dict[str, Any]) -> None:
     """Move the top-level case reference of a lifecycle event or payment into `ref`."""
     if "ref" in obj:
         raise InputError(
-            f"{kind}: name the case by top-level 'case_id' or 'agency' + 'referral_id'"
+            f"{kind}: name the case by top-level 'case_id' or 'agency' + 'referral_id'",
+            field="ref",
+            rule="unknown_field",
         )
     ref: dict[str, Any] = {k: obj.pop(k) for k in REF_FIELDS if k in obj}
     if ref.get("case_id") is None:
         have = [k for k in ("agency", "referral_id") if ref.get(k) is not None]
         if not have:
-            raise InputError(f"{kind}: missing field 'case_id' (or 'agency' and 'referral_id')")
+            raise InputError(
+                f"{kind}: missing field 'case_id' (or 'agency' and 'referral_id')",
+                field="case_id",
+                rule="required",
+            )
         if len(have) == 1:
             needed = "referral_id" if have == ["agency"] else "agency"
             raise InputError(
-                f"{kind}: missing field '{needed}' (needed with '{have[0]}' without 'case_id')"
+                f"{kind}: missing field '{needed}' (needed with '{have[0]}' without 'case_id')",
+                field=needed,
+                rule="required",
             )
     obj["ref"] = ref
 
@@ -185,7 +209,9 @@ def _check_blocks(record: dict[str, Any]) -> None:
         if record.get(block) is not None and record["agency"] != agency:
             raise InputError(
                 f"referral: field '{block}' is the {agency} block, "
-                f"but the referral is from {record['agency']}"
+                f"but the referral is from {record['agency']}",
+                field=block,
+                rule="agency_block",
             )
 
 
@@ -194,12 +220,20 @@ def record_from_json(
 ) -> tuple[str, dict[str, Any]]:
     """(schema short name, Avro-ready record) for one JSONL object; raises InputError."""
     if not isinstance(obj, Mapping):
-        raise InputError(f"expected a JSON object, got {_show(obj)}")
+        raise InputError(f"expected a JSON object, got {_show(obj)}", field="", rule="type")
     kind = obj.get("kind", _MISSING)
     if kind is _MISSING:
-        raise InputError(f"missing field 'kind' (one of {', '.join(KIND_TO_SCHEMA)})")
+        raise InputError(
+            f"missing field 'kind' (one of {', '.join(KIND_TO_SCHEMA)})",
+            field="kind",
+            rule="required",
+        )
     if not isinstance(kind, str) or kind not in KIND_TO_SCHEMA:
-        raise InputError(f"unknown kind {_show(kind)}; expected one of {', '.join(KIND_TO_SCHEMA)}")
+        raise InputError(
+            f"unknown kind {_show(kind)}; expected one of {', '.join(KIND_TO_SCHEMA)}",
+            field="kind",
+            rule="enum",
+        )
     name = KIND_TO_SCHEMA[kind]
     schema = (store or default_store()).schema(name)
     fields = {k: v for k, v in obj.items() if k != "kind"}

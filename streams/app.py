@@ -18,6 +18,7 @@ from streams import offsets, topics
 from streams.organisation import Organisation, load_organisation
 from streams.policy import Policy
 from streams.scorecards.rubric import load_rubric
+from streams.security import faust_broker_config
 from streams.settings import Settings
 from streams.state.archive import Archive
 from streams.state.database import connect
@@ -75,6 +76,7 @@ def build_app(
     }
     if single_record_batches:
         conf["producer_max_batch_size"] = SINGLE_RECORD_BATCH_BYTES
+    conf.update(faust_broker_config(settings))
     app = faust.App(settings.app_id, **conf)
 
     def internal(name: str) -> Any:

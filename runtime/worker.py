@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import faust
 
-from consumers.end_offsets import probe_end_offsets
 from streams.app import build_app
+from streams.end_offsets import probe_end_offsets
+from streams.errors import ConfigurationError
 from streams.logging import get_logger
 from streams.settings import Settings
 
@@ -14,20 +15,24 @@ log = get_logger(__name__)
 
 def run_worker(settings: Settings, bootstrap: str) -> None:
     """Run one worker against ``bootstrap`` until SIGTERM/SIGINT."""
-    single = settings.single_record_batches == "on"
-    if settings.single_record_batches == "auto":
+    exact = settings.end_offsets == "listoffsets"
+    if settings.end_offsets == "auto":
         probe = probe_end_offsets(bootstrap)
-        single = not probe.exact
-        if single:
-            # This broker's ListOffsets is short of the log end (MEASURED.md): table
-            # recovery would drop each changelog's tail unless every changelog record is
-            # its own batch.
-            log.warning(
+        exact = probe.exact
+        if not exact:
+            # This broker's ListOffsets is short of the log end (docs/measured.md): table
+            # recovery would drop each changelog's tail.
+            log.info(
                 "broker_end_offsets_inexact",
                 list_offsets=probe.list_offsets_end,
                 high_watermark=probe.fetch_high_watermark,
-                remedy="single-record producer batches",
+                remedy="end offsets from fetch high watermarks",
             )
-    pipeline = build_app(settings, bootstrap, single_record_batches=single)
+    elif settings.end_offsets != "fetch":
+        raise ConfigurationError(
+            "REFERRALS_END_OFFSETS must be auto, listoffsets or fetch, "
+            f"got {settings.end_offsets!r}"
+        )
+    pipeline = build_app(settings, bootstrap, exact_end_offsets=exact)
     worker = faust.Worker(pipeline.app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()

@@ -14,7 +14,7 @@ from typing import Any
 import faust
 
 from schemas.codec import SchemaStore, default_store
-from streams import offsets, topics
+from streams import consumer, topics
 from streams.organisation import Organisation, load_organisation
 from streams.policy import Policy
 from streams.scorecards.rubric import load_rubric
@@ -22,10 +22,6 @@ from streams.security import faust_broker_config
 from streams.settings import Settings
 from streams.state.archive import Archive
 from streams.state.database import connect
-
-# Changelog records in batches of their own: the embedded broker's ListOffsets answers
-# the last batch's base offset + 1, which is the true end only when batches hold one record.
-SINGLE_RECORD_BATCH_BYTES = 1
 
 
 @dataclass
@@ -46,9 +42,7 @@ class Pipeline:
     deadletters: Any
 
 
-def build_app(
-    settings: Settings, bootstrap: str, *, single_record_batches: bool = False
-) -> Pipeline:
+def build_app(settings: Settings, bootstrap: str, *, exact_end_offsets: bool = True) -> Pipeline:
     """The configured app with every agent registered; nothing connects until it starts."""
     conf: dict[str, Any] = {
         "broker": f"kafka://{bootstrap}",
@@ -74,10 +68,9 @@ def build_app(
         "broker_max_poll_records": 2_000,
         "producer_linger": 0.005,
     }
-    if single_record_batches:
-        conf["producer_max_batch_size"] = SINGLE_RECORD_BATCH_BYTES
     conf.update(faust_broker_config(settings))
     app = faust.App(settings.app_id, **conf)
+    consumer.install(app, exact_end_offsets=exact_end_offsets)
 
     def internal(name: str) -> Any:
         return app.topic(
@@ -105,8 +98,6 @@ def build_app(
     from streams.dedup import agents as dedup_agents
     from streams.intake import agents as intake_agents
 
-    offsets.install()
-    offsets.guard(app)
     intake_agents.register(pipeline)
     dedup_agents.register(pipeline)
     case_agents.register(pipeline)

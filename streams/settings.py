@@ -44,9 +44,11 @@ class Settings:
     hot_days: float = 180.0
     # Seconds a consumer-group rebalance may take; Faust's first join waits half of it.
     rebalance_timeout: float = 10.0
-    # Faust producer batches of one record: "auto" when the broker's ListOffsets is short
-    # of the log end (the embedded broker), "on" or "off" to force (bench/).
-    single_record_batches: str = "auto"
+    # Where a worker reads partitions' end offsets (table recovery needs the true end):
+    # "auto" probes the broker at start (the embedded one answers ListOffsets short of the
+    # end), "listoffsets" trusts ListOffsets (a real Kafka cluster; no probe topic is
+    # created), "fetch" always asks fetch high watermarks.
+    end_offsets: str = "auto"
     # "console" for people, "json" for log collectors.
     log_format: str = "console"
     log_level: str = "info"

@@ -20,8 +20,8 @@ from aiokafka import TopicPartition as AioTopicPartition
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from consumers.end_offsets import log_end_offsets, probe_end_offsets
 from runtime.embedded import EmbeddedBroker
+from streams.end_offsets import log_end_offsets, probe_end_offsets
 from streams.errors import BrokerBinaryNotFound
 
 pytestmark = pytest.mark.integration

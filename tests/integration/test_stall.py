@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from referrals import batch
+from runtime import batch
 from tests.integration.harness import SAMPLE, SAMPLE_SUMMARY, run_files
 
 pytestmark = pytest.mark.integration

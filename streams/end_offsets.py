@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -101,16 +102,38 @@ def log_end_offsets(
             if not ids:
                 raise BrokerError(f"topic {topic!r} does not exist on {bootstrap}")
             partitions += [TopicPartition(topic, p) for p in sorted(ids)]
-        if not partitions:
-            return {}
-        # Fetch from just below the (possibly low) ListOffsets answer: the response then holds
-        # one record batch at most, instead of the whole log, and never waits for data.
-        begin = consumer.beginning_offsets(partitions)
-        listed = consumer.end_offsets(partitions)
-        seek_to = {tp: max(int(begin[tp]), int(listed[tp]) - 1) for tp in partitions}
-        return _high_watermarks(consumer, seek_to, timeout)
+        return _true_ends(consumer, partitions, timeout)
     finally:
         consumer.close()
+
+
+def true_end_offsets(
+    bootstrap: str, partitions: Iterable[Any], *, timeout: float = 10.0
+) -> dict[tuple[str, int], int]:
+    """The true end offsets of the given partitions (anything with ``topic`` and
+    ``partition``), by (topic, partition)."""
+    consumer = _consumer(bootstrap, timeout)
+    try:
+        wanted = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+        return {
+            (tp.topic, tp.partition): end
+            for tp, end in _true_ends(consumer, wanted, timeout).items()
+        }
+    finally:
+        consumer.close()
+
+
+def _true_ends(
+    consumer: KafkaConsumer, partitions: list[TopicPartition], timeout: float
+) -> dict[TopicPartition, int]:
+    if not partitions:
+        return {}
+    # Fetch from just below the (possibly low) ListOffsets answer: the response then holds
+    # one record batch at most, instead of the whole log, and never waits for data.
+    begin = consumer.beginning_offsets(partitions)
+    listed = consumer.end_offsets(partitions)
+    seek_to = {tp: max(int(begin[tp]), int(listed[tp]) - 1) for tp in partitions}
+    return _high_watermarks(consumer, seek_to, timeout)
 
 
 def probe_end_offsets(

@@ -7,6 +7,7 @@ also sets the ``referrals_consumer_lag`` gauge of the process that took it.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 
 from kafka.errors import KafkaError
@@ -17,7 +18,8 @@ from consumers.sink import GROUP as SINK_GROUP
 from streams import topics
 from streams.errors import ReferralsError
 from streams.monitoring import metrics
-from streams.monitoring.probes import Check, Outcome
+from streams.monitoring.probes import Check, Outcome, loop_responsive
+from streams.settings import Settings
 
 
 def pipeline_groups(app_id: str) -> dict[str, list[str]]:
@@ -67,3 +69,25 @@ def lag_check(bootstrap: str, groups: Mapping[str, Iterable[str]], bound: int) -
         return Outcome(behind <= bound, f"{behind} records behind (bound {bound})")
 
     return below
+
+
+def worker_checks(settings: Settings, bootstrap: str) -> dict[str, Check]:
+    """A Faust worker's: broker, its event loop, its group's lag. The loop is created here
+    and made the thread's current one, which Faust (through mode) then runs on."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    groups = {settings.app_id: [*topics.INPUTS, *topics.INTERNAL]}
+    return {
+        "broker": broker_check(bootstrap),
+        "loop": loop_responsive(loop),
+        "lag": lag_check(bootstrap, groups, settings.ready_max_lag),
+    }
+
+
+def sink_checks(settings: Settings, bootstrap: str) -> dict[str, Check]:
+    """The SQL sink's: broker, and its group's lag (a stuck poll loop shows as growing lag)."""
+    groups = {SINK_GROUP: list(topics.OUTPUTS)}
+    return {
+        "broker": broker_check(bootstrap),
+        "lag": lag_check(bootstrap, groups, settings.ready_max_lag),
+    }

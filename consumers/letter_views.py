@@ -11,7 +11,7 @@ import base64
 import json
 from typing import Any
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consumers.models import DeadLetterRow
@@ -114,4 +114,4 @@ def dead_letter(session: Session, key: str) -> dict[str, Any]:
 
 
 def dead_letter_reasons(session: Session) -> list[str]:
-    return sorted(session.scalars(select(distinct(DeadLetterRow.error))))
+    return sorted(session.scalars(select(DeadLetterRow.error).distinct()))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import distinct, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consumers.models import CaseRow, PenaltyTotalsRow, ScorecardRow
@@ -186,7 +186,7 @@ def case_counts(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 
 def scorecard_months(session: Session) -> list[str]:
     """Every month with a scorecard, newest first."""
-    months = session.scalars(select(distinct(ScorecardRow.month)))
+    months = session.scalars(select(ScorecardRow.month).distinct())
     return sorted(months, reverse=True)
 
 

@@ -81,7 +81,7 @@ def line_chart(
     maximum: float | None = None,
 ) -> str:
     """One polyline per series over the labels; a None breaks the line."""
-    left, top, plot_w, plot_h = 60, 40, max(360, 56 * len(labels)), 220
+    left, top, plot_w, plot_h = 60, 40, min(900, max(360, 56 * len(labels))), 220
     values = [v for _, points in series for v in points if v is not None]
     ceiling = maximum if maximum is not None else max([1.0, *values])
     step = plot_w / max(len(labels) - 1, 1)
@@ -114,6 +114,8 @@ def line_chart(
                 f'<polyline class="series" data-series="{escape(name)}" points="{coords}" '
                 f'fill="none" stroke="{colour}" stroke-width="2"/>'
             )
+        if not name:
+            continue
         legend_y = top + plot_h + 40 + 18 * number
         body.append(
             f'<rect x="{left}" y="{legend_y - 10}" width="12" height="12" fill="{colour}"/>'

@@ -47,6 +47,7 @@ def render(request: Request, template: str, **context: Any) -> HTMLResponse:
             "quote": lambda text: quote(text, safe=""),
             "yuan": yuan,
             "local": lambda instant: local_time(instant) if instant else "—",
+            "squads": request.app.state.services.org.squads,
             **context,
         },
     )

@@ -62,13 +62,20 @@ def wait_for_status(url: str, status: int, timeout: float) -> Any:
 
 
 @contextmanager
-def served(db: str, log: Path, *options: str) -> Iterator[str]:
-    """``referrals serve`` on a free port over ``db``; yields its base URL."""
+def served(db: str, log: Path, *options: str, **settings: str) -> Iterator[str]:
+    """``referrals serve`` on a free port over ``db``, with REFERRALS_* ``settings``;
+    yields its base URL."""
     port = free_loopback_port()
     argv = [sys.executable, "-m", "referrals", "serve", "--host", "127.0.0.1"]
     argv += ["--port", str(port), "--db", db, *options]
     with log.open("ab") as out:
-        process = subprocess.Popen(argv, env=env(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            argv,
+            env={**env(), **{f"REFERRALS_{k.upper()}": v for k, v in settings.items()}},
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_status(f"{base}/health", 200, timeout=60)

@@ -15,13 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaProducer
 from playwright.sync_api import Browser, Page, sync_playwright
 from prometheus_client.parser import text_string_to_metric_families
 
+from consumers.cluster import ensure_topics
+from consumers.health import sink_checks
 from referrals.generate import generate_zhuzhou_2022
 from runtime.batch import Reporter, Summary, run_batch
-from runtime.embedded import free_loopback_port
+from runtime.embedded import EmbeddedBroker, free_loopback_port
 from schemas.codec import CodecError, default_store
+from streams import topics
+from streams.monitoring.probes import start_probes
 from streams.organisation import default_organisation_path, load_organisation
 from streams.settings import Settings
 from tests.integration.serving import ROOT, referrals_json, served
@@ -221,14 +226,43 @@ def test_a_district_drills_down_to_a_case(
     page.screenshot(path=str(tmp_path / "case.png"), full_page=True)
 
 
-def test_pipeline_and_english_pages(page_url: str, page: Page, tmp_path: Path) -> None:
-    """The pipeline page shows the serve process ready; ?lang=en switches the labels."""
-    page.goto(f"{page_url}/")
-    assert "serve" in page.locator("#processes").inner_text()
-    page.screenshot(path=str(tmp_path / "pipeline.png"), full_page=True)
-    page.goto(f"{page_url}/cases?lang=en")
-    assert "Cases" in page.locator("h1").inner_text()
-    page.screenshot(path=str(tmp_path / "cases-en.png"), full_page=True)
+def test_the_pipeline_page_shows_processes_and_lag(year: Year, page: Page, tmp_path: Path) -> None:
+    """With a broker, the pipeline page shows each configured process's readiness and the
+    records each topic still holds for the pipeline (three published, none consumed)."""
+    with EmbeddedBroker() as broker:
+        ensure_topics(broker.bootstrap, 2)
+        producer = KafkaProducer(bootstrap_servers=broker.bootstrap)
+        for n in range(3):
+            producer.send(topics.REFERRAL_TOPICS["HOUSING"], f"r{n}".encode(), partition=0)
+        producer.flush()
+        producer.close()
+        checks = sink_checks(Settings(), broker.bootstrap)
+        probes = start_probes("sink", 0, checks, host="127.0.0.1")
+        assert probes is not None
+        sink_url = f"http://127.0.0.1:{probes.port}"
+        try:
+            with served(
+                year.db,
+                tmp_path / "serve.log",
+                "--broker",
+                f"kafka://{broker.bootstrap}",
+                probes=f"sink={sink_url}",
+            ) as base:
+                page.goto(f"{base}/")
+                processes = page.locator("#processes").inner_text()
+                lag = {
+                    row.locator("td").nth(0).inner_text(): row.locator("td").nth(1).inner_text()
+                    for row in page.locator("#lag tr").all()[1:]
+                }
+                page.screenshot(path=str(tmp_path / "pipeline.png"), full_page=True)
+                page.goto(f"{base}/cases?lang=en")
+                assert "Cases" in page.locator("h1").inner_text()
+                page.screenshot(path=str(tmp_path / "cases-en.png"), full_page=True)
+        finally:
+            probes.stop()
+    assert "serve" in processes and sink_url in processes
+    assert lag["referrals.housing"] == "3"
+    assert lag["cases.snapshots"] == "0"
 
 
 def test_feed_export_carries_the_scores_scorecard_prints(year: Year, tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,10 +13,10 @@ import pytest
 
 from consumers.cluster import ensure_topics
 from consumers.health import sink_checks
-from runtime.embedded import EmbeddedBroker, stop_process, wait_for_broker
+from runtime.embedded import EmbeddedBroker, free_loopback_port, stop_process, wait_for_broker
 from streams.monitoring.probes import start_probes
 from streams.settings import Settings
-from tests.integration.serving import served, wait_for_status
+from tests.integration.serving import env, served, wait_for_status
 
 pytestmark = pytest.mark.integration
 
@@ -85,3 +87,20 @@ def test_a_process_probe_follows_the_broker(broker: SamePortBroker, tmp_path: Pa
         wait_for_status(url, 200, timeout=30)
     finally:
         probes.stop()
+
+
+def test_the_feed_runs_as_before_and_answers_its_probes(tmp_path: Path) -> None:
+    """`referrals feed --every 1 --port P` (no sub-command) runs the feed loop on its own
+    embedded broker and reports itself ready: broker answering, loop turning."""
+    port = free_loopback_port()
+    argv = [sys.executable, "-m", "referrals", "feed", "--every", "1", "--port", str(port)]
+    argv += ["--db", f"sqlite:///{tmp_path / 'feed.db'}"]
+    with (tmp_path / "feed.log").open("ab") as log:
+        process = subprocess.Popen(argv, env=env(), stdout=log, stderr=subprocess.STDOUT)
+    try:
+        ready = wait_for_status(f"http://127.0.0.1:{port}/ready", 200, timeout=90)
+        assert ready["process"] == "feed" and ready["loop"]["ok"]
+    finally:
+        # Ctrl-C, not SIGTERM: the feed then leaves its loop and stops its embedded broker
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)

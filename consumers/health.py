@@ -76,7 +76,7 @@ def worker_checks(settings: Settings, bootstrap: str) -> dict[str, Check]:
     and made the thread's current one, which Faust (through mode) then runs on."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    groups = {settings.app_id: [*topics.INPUTS, *topics.INTERNAL]}
+    groups = {settings.app_id: pipeline_groups(settings.app_id)[settings.app_id]}
     return {
         "broker": broker_check(bootstrap),
         "loop": loop_responsive(loop),

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What the test suite needs outside the venv: PostgreSQL server binaries, Java 17+ and Maven
-# (for Apache Kafka, whose jars come from Maven Central). `make test` runs this before pytest.
+# (for Apache Kafka, whose jars come from Maven Central), chromium and a Chinese font. `make test` runs this before pytest.
 # Idempotent: installs only what is missing, and fetches the Kafka jars only once.
 set -euo pipefail
 
@@ -64,7 +64,21 @@ fi
 command -v mvn >/dev/null 2>&1 \
     || die "mvn not found: the Apache Kafka jars for the tests come from Maven Central (apt-get install maven)"
 
+# The monitoring page's test drives Debian's chromium through Playwright (whose own browser
+# download cannot work offline); a Chinese font makes its screenshots and the circular's
+# PNG chart legible; cairosvg, which draws that PNG, needs the cairo library.
+if [ ! -x /usr/bin/chromium ]; then
+    apt_install chromium || die "/usr/bin/chromium not found and could not be installed; \
+the monitoring page's test needs it (apt-get install chromium)"
+fi
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+    apt_install fonts-wqy-microhei || say "WARNING: no Chinese font (apt-get install fonts-wqy-microhei)"
+fi
+if ! ldconfig -p 2>/dev/null | grep -q 'libcairo\.so\.2'; then
+    apt_install libcairo2 || die "the cairo library is missing (apt-get install libcairo2)"
+fi
+
 [ -x "$PYTHON" ] || die "$PYTHON not found: create the venv first (make test does), or set PYTHON"
 # the same code path as the kafka_bootstrap fixture, so a later test run finds the jars cached
 libs="$("$PYTHON" -m tests.support.kafka --fetch)" || die "fetching the Apache Kafka jars failed (above)"
-say "ok: PostgreSQL server binaries, Java $(java_major), Maven; Kafka jars in $libs"
+say "ok: PostgreSQL server binaries, Java $(java_major), Maven, chromium; Kafka jars in $libs"

@@ -71,6 +71,19 @@ class Settings:
     kafka_password_file: Path | None = None
     # PEM file of the CA that signed the brokers' certificates; None: the system's CAs.
     kafka_ca_file: Path | None = None
+    # Port of `referrals serve`: the monitoring page, its JSON API, /health, /ready, /metrics.
+    serve_port: int = 8000
+    # Ports of the /health, /ready and /metrics probes of `worker`, `sink` and `feed`;
+    # unset, the process opens none.
+    worker_port: int | None = None
+    sink_port: int | None = None
+    feed_port: int | None = None
+    # /ready answers 503 while the process's consumer group has more records than this
+    # still to process.
+    ready_max_lag: int = 10_000
+    # The processes whose /ready the monitoring page shows: "name=http://host:port" pairs,
+    # comma-separated (deploy/compose.yaml's worker, sink and feed, for instance).
+    probes: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:

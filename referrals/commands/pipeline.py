@@ -14,6 +14,9 @@ from referrals.commands.choices import Format, FormatOpt
 from referrals.options import Context, err, out, shared
 
 app = typer.Typer()
+ProbePort = Annotated[
+    int | None, typer.Option("--port", help="port of /health, /ready and /metrics; none unset")
+]
 
 
 @app.command()
@@ -37,33 +40,40 @@ def run(
 
 @app.command()
 @shared
-def worker(ctx: Context) -> None:
+def worker(ctx: Context, port: ProbePort = None) -> None:
     """Run one stream-processing worker until interrupted (run several to scale out)."""
     from consumers.cluster import ensure_topics
+    from consumers.health import worker_checks
     from runtime.embedded import broker_for
     from runtime.worker import run_worker
     from streams.logging import configure
+    from streams.monitoring.probes import start_probes
 
     configure(ctx.settings.log_format, ctx.settings.log_level)
     with broker_for(ctx.settings) as (bootstrap, embedded):
         if embedded:
             err.print(f"embedded broker at kafka://{bootstrap}")
+        checks = worker_checks(ctx.settings, bootstrap)
+        start_probes("worker", port or ctx.settings.worker_port, checks)
         ensure_topics(bootstrap, ctx.settings.partitions)
         run_worker(ctx.settings, bootstrap)
 
 
 @app.command()
 @shared
-def sink(ctx: Context) -> None:
+def sink(ctx: Context, port: ProbePort = None) -> None:
     """Run the SQL sink until interrupted: case snapshots and dead letters into --db."""
     from consumers.cluster import ensure_topics
+    from consumers.health import sink_checks
     from consumers.sink import SqlSink
     from consumers.store import open_store
     from runtime.embedded import broker_for
     from streams.logging import configure
+    from streams.monitoring.probes import start_probes
 
     configure(ctx.settings.log_format, ctx.settings.log_level)
     with broker_for(ctx.settings) as (bootstrap, _):
+        start_probes("sink", port or ctx.settings.sink_port, sink_checks(ctx.settings, bootstrap))
         ensure_topics(bootstrap, ctx.settings.partitions)
         with contextlib.suppress(KeyboardInterrupt):
             SqlSink(bootstrap, open_store(ctx.settings.db)).run()
@@ -74,6 +84,7 @@ def sink(ctx: Context) -> None:
 def demo(
     ctx: Context,
     seed: Annotated[int, typer.Option(help="seed of the generated year")] = 0,
+    serve: Annotated[bool, typer.Option(help="leave the monitoring page up afterwards")] = False,
 ) -> None:
     """The main job: a generated Zhuzhou 2021-2022 through the real pipeline, then the 2022
     report, the December district scorecards and the penalties by district."""
@@ -114,3 +125,7 @@ def demo(
     print_scorecards(out, cards, "2022-12", "district")
     print_penalties(out, money, 2022)
     out.print(f"input: {year}\ndatabase: {settings.db}")
+    if serve:
+        from referrals.commands.serve import run_page
+
+        run_page(context, settings.serve_port)

@@ -1,0 +1,1 @@
+"""Watching the pipeline run: its Prometheus metrics and its health probes."""

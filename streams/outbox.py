@@ -15,6 +15,7 @@ from schemas.jsonl import record_from_json
 from streams.cases.snapshots import to_avro
 from streams.deadletters.letters import DeadLetter, Refused
 from streams.messages import encode_batch, partition_of
+from streams.monitoring import metrics
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
@@ -45,10 +46,13 @@ class Outbox:
         self._snapshots[snapshot["case_id"]] = snapshot
 
     def letter(self, letter: DeadLetter) -> None:
+        metrics.dead_lettered(str(letter.code))
         self._letters.append(letter)
 
     def refused(self, refused: Refused) -> None:
         """An event refused after the door: its record encoded again is the letter's raw."""
+        if not refused.repeat:
+            metrics.dead_lettered(str(refused.code))
         name, record = record_from_json(dict(refused.record), self.p.store)
         self._letters.append(refused.letter(self.p.store.encode(name, record, check=False)))
 

@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING, Any
 from streams.cases.group import Outcome, accept
 from streams.cases.numbering import Assigned, Counter, case_key, counter_key, number
 from streams.cases.state import GroupState
+from streams.cases.tally import (
+    AMENDMENTS,
+    CASES,
+    COLLECTED,
+    DECIDED,
+    DUPLICATES,
+    MERGED,
+    changes,
+)
 from streams.messages import Numbered, Tick, groups_batch, numbering_batch
+from streams.monitoring import metrics
 from streams.outbox import Outbox
 from streams.state.tables import TieredTable, Tiering
 
@@ -54,6 +64,29 @@ def numbers_table(p: Pipeline) -> TieredTable[Counter | Assigned]:
     )
 
 
+_COUNTERS = {
+    MERGED: metrics.merged,
+    DUPLICATES: metrics.exact_duplicate,
+    AMENDMENTS: metrics.amendment,
+}
+
+
+def count(moved: list[tuple[str, str | None, int]]) -> None:
+    """Move the bureau's counters by what a group's change changed."""
+    for measure, district, delta in moved:
+        if measure == CASES:
+            if delta > 0:
+                metrics.case_opened(district or "", delta)
+            else:
+                metrics.case_absorbed(district or "", -delta)
+        elif delta > 0 and measure == DECIDED:
+            metrics.penalty_decided(district or "", delta)
+        elif delta > 0 and measure == COLLECTED:
+            metrics.penalty_collected(district or "", delta)
+        elif delta > 0 and measure in _COUNTERS:
+            _COUNTERS[measure](delta)
+
+
 def register(p: Pipeline) -> None:
     groups = groups_table(p)
     numbers = numbers_table(p)
@@ -70,6 +103,8 @@ def register(p: Pipeline) -> None:
         def apply(key: str, state: GroupState | None, message: Any) -> GroupState | None:
             outcome = accept(state, message, key, partition, p.org, p.policy)
             publish(outcome, out)
+            if outcome.state is not None:
+                count(changes(state.tally if state else {}, outcome.state.tally))
             return outcome.state
 
         return apply

@@ -27,6 +27,7 @@ from streams.cases.state import (
     ReferralEntry,
     Refusal,
 )
+from streams.cases.tally import tally
 from streams.deadletters.letters import Refused, WaitEnded
 from streams.dedup.rules import Arrival, add_version, case_id_for
 from streams.errors import InvalidTransition, Reason, Unmatched
@@ -101,7 +102,7 @@ def _resend(
     state: GroupState, outcome: Outcome, org: Organisation, policy: Policy, *, everything: bool
 ) -> None:
     outcome.refused += [
-        Refused(held.event_id, Reason(refusal.code), refusal.reason, held.source, record)
+        Refused(held.event_id, Reason(refusal.code), refusal.reason, held.source, record, True)
         for held, record in _held(state)
         if (refusal := held.refused) is not None
     ]
@@ -260,6 +261,7 @@ def _derive(state: GroupState, view: GroupView, policy: Policy) -> None:
     ]
     state.waiting_since_ms = min(waiting) if waiting else None
     state.refusals = sum(held.refused is not None for held, _ in _held(state))
+    state.tally = tally(view, (entry.versions for entry in state.referrals.values()))
     closed = bool(view.cases) and all(c.state is State.CLOSED for c in view.cases.values())
     if waiting or not closed:
         state.retire_after = None

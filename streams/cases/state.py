@@ -68,6 +68,7 @@ class GroupState(msgspec.Struct, tag="group"):
     refusals: int = 0  # events refused: their letters are sent again on every tick
     retire_after: datetime | None = None  # when all is closed: last referral + merge window
     newest: datetime | None = None  # the latest event time the group has seen
+    tally: dict[str, int] = msgspec.field(default_factory=dict)  # streams/cases/tally.py
 
     def evolve(self) -> GroupState:
         """A copy whose containers can be changed without touching this state."""

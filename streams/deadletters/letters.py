@@ -68,6 +68,8 @@ class Refused:
     reason: str
     source: Source
     record: Mapping[str, Any]
+    # A letter sent before, sent again in case the first sending was lost to a crash.
+    repeat: bool = False
 
     @classmethod
     def of(

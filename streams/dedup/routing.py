@@ -8,6 +8,7 @@ first version — and an event naming an alias not yet known waits here for it.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -100,17 +101,20 @@ def release_expired(state: AliasState, why: WaitEnded, received_before_ms: int |
     due = [
         h for h in state.held if received_before_ms is None or h.received_ms < received_before_ms
     ]
-    expired = (*state.expired, *(Expired(held, why) for held in due))
+    new = tuple(Expired(held, why) for held in due)
     if due:
         keep = tuple(h for h in state.held if h not in due)
         out.state = msgspec.structs.replace(
-            state, held=keep, expired=expired, version=state.version + 1
+            state, held=keep, expired=(*state.expired, *new), version=state.version + 1
         )
-    out.refused = [_unknown(e.event, e.why) for e in expired]
+    out.refused = [_unknown(e, repeat=True) for e in state.expired]
+    out.refused += [_unknown(e, repeat=False) for e in new]
     return out
 
 
-def _unknown(held: Admitted, why: WaitEnded) -> Refused:
+def _unknown(expired: Expired, *, repeat: bool) -> Refused:
+    held = expired.event
     named = held.alias.split(":", 1)[1]
-    reason = f"{held.record.get('kind')} names {named}, which is unknown: {why}"
-    return Refused.of(Unmatched(reason), held.event_id, held.source, held.record)
+    reason = f"{held.record.get('kind')} names {named}, which is unknown: {expired.why}"
+    letter = Refused.of(Unmatched(reason), held.event_id, held.source, held.record)
+    return dataclasses.replace(letter, repeat=repeat)

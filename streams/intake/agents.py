@@ -9,6 +9,7 @@ from streams import topics
 from streams.intake.admission import admit
 from streams.logging import get_logger
 from streams.messages import Admitted, Source
+from streams.monitoring import metrics
 from streams.outbox import Outbox
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ def register(p: Pipeline) -> None:
             for event in events:
                 source = source_of(event.message)
                 result = admit(event.message.value or b"", source, p.store, p.org, now)
+                agency = result.record.get("agency") if isinstance(result, Admitted) else None
+                metrics.events_consumed(source.topic or "", str(agency) if agency else None)
                 if isinstance(result, Admitted):
                     out.to(p.references, result.alias, result)
                 else:

@@ -33,6 +33,13 @@ AMENDMENTS = Counter(
 )
 MERGES = Counter("referrals_merges", "Referrals that joined an existing case (same incident).")
 CASES_OPENED = Counter("referrals_cases_opened", "Cases opened, by district code.", ["district"])
+# A referral that arrives after a later one of its incident re-forms the cases: the case the
+# later one had opened is absorbed. Opened minus absorbed is the number of live cases.
+CASES_ABSORBED = Counter(
+    "referrals_cases_absorbed",
+    "Cases re-formed into an earlier case of their incident, by district code.",
+    ["district"],
+)
 PENALTIES_DECIDED = Counter(
     "referrals_penalties_decided_fen", "Penalty amounts decided, in fen, by district.", ["district"]
 )
@@ -92,6 +99,10 @@ def merged(n: int = 1) -> None:
 
 def case_opened(district: str, n: int = 1) -> None:
     CASES_OPENED.labels(district=district).inc(n)
+
+
+def case_absorbed(district: str, n: int = 1) -> None:
+    CASES_ABSORBED.labels(district=district).inc(n)
 
 
 def penalty_decided(district: str, fen: int) -> None:

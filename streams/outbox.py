@@ -8,18 +8,24 @@ the output topics partners and the SQL sink read.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from schemas.jsonl import record_from_json
 from streams.cases.snapshots import to_avro
 from streams.deadletters.letters import DeadLetter, Refused
-from streams.messages import encode_batch, partition_of
+from streams.errors import ProcessingFailed
+from streams.logging import get_logger
+from streams.messages import Admitted, encode_batch, partition_of
 from streams.monitoring import metrics
 
 if TYPE_CHECKING:
     from streams.app import Pipeline
 
+log = get_logger(__name__)
+S = TypeVar("S")
+M = TypeVar("M")
 # A batch record stays well below the brokers' default 1 MB message limit.
 BATCH_BYTES = 256 * 1024
 
@@ -55,6 +61,27 @@ class Outbox:
             metrics.dead_lettered(str(refused.code))
         name, record = record_from_json(dict(refused.record), self.p.store)
         self._letters.append(refused.letter(self.p.store.encode(name, record, check=False)))
+
+    def isolate(
+        self, step: Callable[[str, S | None, M], S | None]
+    ) -> Callable[[str, S | None, M], S | None]:
+        """``step`` made safe for one poison message: if it raises, the message (when it
+        is an event) is dead-lettered as failed, the key's entry is left as it was, and
+        the rest of the batch goes on."""
+
+        def guarded(key: str, entry: S | None, message: M) -> S | None:
+            try:
+                return step(key, entry, message)
+            except Exception as e:
+                log.exception("event_failed", key=key[:12], message=type(message).__name__)
+                if isinstance(message, Admitted):
+                    error = ProcessingFailed(f"{type(e).__name__}: {e}")
+                    self.refused(
+                        Refused.of(error, message.event_id, message.source, message.record)
+                    )
+                return None
+
+        return guarded
 
     async def flush(self) -> None:
         for (topic, partition), messages in self._batches.items():

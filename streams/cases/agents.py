@@ -117,7 +117,7 @@ def register(p: Pipeline) -> None:
             messages = [m for m in batch if not isinstance(m, Tick)]
             ticks = [m for m in batch if isinstance(m, Tick)]
             out = Outbox(p)
-            apply = step(partition, out)
+            apply = out.isolate(step(partition, out))
             written = await groups.apply([(m.group or "", m) for m in messages], apply)
             for tick in ticks:
                 if tick.kind == "checkpoint":

@@ -67,7 +67,9 @@ def register(p: Pipeline) -> None:
             messages = [m for m in batch if not isinstance(m, Tick)]
             ticks = [m for m in batch if isinstance(m, Tick)]
             out = Outbox(p)
-            written = await aliases.apply([(m.alias, m) for m in messages], routed(partition, out))
+            written = await aliases.apply(
+                [(m.alias, m) for m in messages], out.isolate(routed(partition, out))
+            )
             for tick in ticks:
                 if tick.kind == "checkpoint":
                     aliases.checkpoint(partition)

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from streams import topics
+from streams.deadletters.letters import DeadLetter
+from streams.errors import ProcessingFailed
 from streams.intake.admission import admit
 from streams.logging import get_logger
 from streams.messages import Admitted, Source
@@ -55,7 +57,14 @@ def register(p: Pipeline) -> None:
             now = datetime.now(UTC)
             for event in events:
                 source = source_of(event.message)
-                result = admit(event.message.value or b"", source, p.store, p.org, now)
+                raw = event.message.value or b""
+                try:
+                    result = admit(raw, source, p.store, p.org, now)
+                except Exception as e:
+                    log.exception("event_failed", event_id=source.event_id)
+                    result = DeadLetter.of(
+                        ProcessingFailed(f"{type(e).__name__}: {e}"), source, raw
+                    )
                 agency = result.record.get("agency") if isinstance(result, Admitted) else None
                 metrics.events_consumed(source.topic or "", str(agency) if agency else None)
                 if isinstance(result, Admitted):

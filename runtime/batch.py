@@ -90,7 +90,9 @@ class Run:
         with Session(self.engine) as session:
             before = totals(session)
         with broker_for(self.settings) as (bootstrap, embedded), _logs() as log_dir:
-            settings = self.settings
+            # Numbers are given when the input is drained, in event-time order, so the same
+            # input gives the same numbers whatever the order of its lines.
+            settings = replace(self.settings, number_after_days=float("inf"))
             if embedded:
                 settings = replace(settings, rebalance_timeout=EMBEDDED_REBALANCE_TIMEOUT)
             ensure_topics(bootstrap, settings.partitions, settings.app_id)
@@ -170,9 +172,10 @@ class _Session:
 
     def drain(self) -> None:
         """Tell every partition that the input has ended, first where events wait for an
-        unknown referral, then where they wait inside their group, and let both finish."""
-        references, groups, _ = topics.internal(self.settings.app_id)
-        for topic in (references, groups):
+        unknown referral, then where they wait inside their group, then where new cases
+        wait for their numbers (given now, in the order the cases were opened)."""
+        references, groups, numbering = topics.internal(self.settings.app_id)
+        for topic in (references, groups, numbering):
             self._tick(topic, Tick("drain"))
             self.wait("draining")
 

@@ -3,7 +3,8 @@
     admit_events ──Admitted──▶ <app>.references ──route_references──Admitted──▶ <app>.groups
                                     ▲   │ Register (case-id alias)                   │
                                     └───┘                                            ▼
-    <app>.groups ◀──Numbered── number_cases ◀──NumberRequest── <app>.numbering ◀── form_groups
+    <app>.groups ◀──Numbered── number_cases ◀──NumberRequest, Withdraw── <app>.numbering ◀──
+                                                                          form_groups
 
 A Kafka record on an internal topic is a *batch*: the messages one step produced for one
 partition, msgpack-encoded. Faust's cost per record (fetch, event, acks) is paid once per
@@ -73,6 +74,13 @@ class NumberRequest(msgspec.Struct, frozen=True, tag="number"):
     opened_at: datetime
 
 
+class Withdraw(msgspec.Struct, frozen=True, tag="withdraw"):
+    """A group no longer needs a number for a case it asked one for."""
+
+    case_id: str
+    district_code: str
+
+
 class Numbered(msgspec.Struct, frozen=True, tag="numbered"):
     """The number a case was given, back to its group."""
 
@@ -96,7 +104,7 @@ class Tick(msgspec.Struct, frozen=True, tag="tick"):
 
 ToReferences = Admitted | Register | Tick
 ToGroups = Admitted | Numbered | Tick
-ToNumbering = NumberRequest | Tick
+ToNumbering = NumberRequest | Withdraw | Tick
 
 _encoder = msgspec.msgpack.Encoder()
 _to_references = msgspec.msgpack.Decoder(list[ToReferences])

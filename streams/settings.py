@@ -42,6 +42,9 @@ class Settings:
     # Days of event time an alias or a case number stays in a worker's memory after it was
     # last touched; older ones are read back from the SQL archive when an event names them.
     hot_days: float = 180.0
+    # Days of event time a case waits for its number, so that cases opened a little
+    # earlier come first; a batch run numbers at the end of its input (inf).
+    number_after_days: float = 1.0
     # Seconds a consumer-group rebalance may take; Faust's first join waits half of it.
     rebalance_timeout: float = 10.0
     # Where a worker reads partitions' end offsets (table recovery needs the true end):

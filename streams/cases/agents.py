@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from streams.cases.group import Outcome, accept
-from streams.cases.numbering import Assigned, Counter, case_key, counter_key, number
+from streams.cases.numbering import (
+    Assigned,
+    Counter,
+    Entry,
+    Numbering,
+    Waiting,
+    ask,
+    give,
+    keys_of,
+)
 from streams.cases.state import GroupState
 from streams.cases.tally import (
     AMENDMENTS,
@@ -18,7 +29,14 @@ from streams.cases.tally import (
     MERGED,
     changes,
 )
-from streams.messages import Numbered, Tick, groups_batch, numbering_batch
+from streams.messages import (
+    Numbered,
+    NumberRequest,
+    Tick,
+    Withdraw,
+    groups_batch,
+    numbering_batch,
+)
 from streams.monitoring import metrics
 from streams.outbox import Outbox
 from streams.state.tables import TieredTable, Tiering
@@ -43,23 +61,28 @@ def groups_table(p: Pipeline) -> TieredTable[GroupState]:
     )
 
 
-def numbers_table(p: Pipeline) -> TieredTable[Counter | Assigned]:
+def numbers_table(p: Pipeline) -> TieredTable[Entry]:
     hot_for = timedelta(days=p.settings.hot_days)
 
-    def retire_at(entry: Counter | Assigned) -> datetime | None:
+    def retire_at(entry: Entry) -> datetime | None:
         return entry.opened_at + hot_for if isinstance(entry, Assigned) else None
+
+    def event_time(entry: Entry) -> datetime | None:
+        if isinstance(entry, Waiting):
+            return entry.request.opened_at
+        return entry.opened_at if isinstance(entry, Assigned) else None
 
     return TieredTable(
         p.app,
         "numbers",
-        Counter | Assigned,
+        Entry,
         p.settings.partitions,
         p.archive,
         Tiering(
             version=lambda e: e.next if isinstance(e, Counter) else 0,
-            waiting=lambda e: False,
+            waiting=lambda e: isinstance(e, Waiting),
             retire_at=retire_at,
-            event_time=lambda e: e.opened_at if isinstance(e, Assigned) else None,
+            event_time=event_time,
         ),
     )
 
@@ -96,6 +119,8 @@ def register(p: Pipeline) -> None:
             out.snapshot(snapshot)
         for request in outcome.number_requests:
             out.to(p.numbering, request.district_code, request)
+        for withdrawal in outcome.withdrawals:
+            out.to(p.numbering, withdrawal.district_code, withdrawal)
         for refused in outcome.refused:
             out.refused(refused)
 
@@ -129,27 +154,67 @@ def register(p: Pipeline) -> None:
                 groups.retire(partition, groups.due(partition, busy=written))
             await out.flush()
 
+    days = p.settings.number_after_days
+    after = None if math.isinf(days) else timedelta(days=days)
+
+    def ready(entry: Entry, tick: Tick | None, mark: datetime | None) -> bool:
+        """Whether a waiting request is numbered now: the input was drained, it waited
+        longer than the hold period, or its partition's event time is past its case's
+        opening by ``number_after_days``."""
+        if not isinstance(entry, Waiting):
+            return False
+        if tick is not None and tick.kind == "drain":
+            return True
+        if tick is not None and tick.kind == "expire":
+            return entry.received_ms < tick.now_ms - tick.hold_ms
+        return after is not None and mark is not None and entry.request.opened_at + after <= mark
+
+    async def settle(step: Numbering, out: Outbox) -> None:
+        for key, entry in step.ordered():
+            numbers.put(key, entry)
+        for key in step.deletes:
+            numbers.delete(key)
+        for request, case_no in step.given:
+            out.to(p.groups, request.group, Numbered(request.group, request.case_id, case_no))
+
+    async def release(partition: int, tick: Tick | None, out: Outbox) -> set[str]:
+        mark = numbers.watermark.get(partition)
+        waiting = await numbers.load(numbers.waiting(partition))
+        due = [w for w in waiting.values() if isinstance(w, Waiting) and ready(w, tick, mark)]
+        if not due:
+            return set()
+        known = await numbers.load({k for w in due for k in keys_of(w.request)})
+        step = give(known, due, partition)
+        await settle(step, out)
+        return set(step.writes)
+
     @p.app.agent(p.numbering, name="number_cases")
     async def number_cases(stream: Any) -> None:
         async for event in stream.events():
             partition = event.message.partition
-            messages = numbering_batch(event.value)
+            batch = numbering_batch(event.value)
+            requests = [m for m in batch if isinstance(m, NumberRequest)]
+            withdrawn = [m for m in batch if isinstance(m, Withdraw)]
+            ticks = [m for m in batch if isinstance(m, Tick)]
             out = Outbox(p)
-            requests = [m for m in messages if not isinstance(m, Tick)]
-            if any(isinstance(m, Tick) and m.kind == "checkpoint" for m in messages):
-                numbers.checkpoint(partition)
-            known: dict[str, Counter | Assigned] = dict(
-                await numbers.load({k for r in requests for k in (case_key(r), counter_key(r))})
+            received_ms = int(time.time() * 1000)
+            known: dict[str, Entry] = dict(
+                await numbers.load({k for r in requests for k in keys_of(r)})
             )
-            written: dict[str, Counter | Assigned] = {}
+            written: set[str] = set()
             for request in requests:
-                writes, case_no = number(known, request, partition)
-                known.update(writes)
-                written.update(writes)
-                out.to(p.groups, request.group, Numbered(request.group, request.case_id, case_no))
-            # A case's entry reaches the changelog before the counter that counts it.
-            for key, entry in sorted(written.items(), key=lambda kv: isinstance(kv[1], Counter)):
-                numbers.put(key, entry)
-            if requests:
+                step = ask(known, request, partition, received_ms)
+                known.update(step.writes)
+                written |= set(step.writes)
+                await settle(step, out)
+            for withdrawal in withdrawn:
+                numbers.delete(f"wait:{withdrawal.case_id}")
+            for tick in ticks:
+                if tick.kind == "checkpoint":
+                    numbers.checkpoint(partition)
+                else:
+                    written |= await release(partition, tick, out)
+            if not ticks:
+                written |= await release(partition, None, out)
                 numbers.retire(partition, numbers.due(partition, busy=written))
             await out.flush()

@@ -40,7 +40,7 @@ from streams.events import (
     event_time,
     parse_event,
 )
-from streams.messages import Admitted, Numbered, NumberRequest, Tick, ToGroups
+from streams.messages import Admitted, Numbered, NumberRequest, Tick, ToGroups, Withdraw
 from streams.organisation import Organisation
 from streams.policy import Policy
 
@@ -52,6 +52,7 @@ class Outcome:
     snapshots: list[dict[str, Any]] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
     number_requests: list[NumberRequest] = field(default_factory=list)
+    withdrawals: list[Withdraw] = field(default_factory=list)
 
 
 def accept(
@@ -219,11 +220,13 @@ def _emit(
         state.emitted[case_id] = digest(snapshot)
         snapshot["group_seq"] = state.seq
         outcome.snapshots.append(snapshot)
+    needed = {c.case_id for c in view.cases.values() if _case_number(state, c.members) is None}
+    _withdraw(state, needed, outcome, resend=resend)
     for case in view.cases.values():
         case_no = _case_number(state, case.members)
         if case_no is None and (resend or case.case_id not in state.requested):
-            if case.case_id not in state.requested:
-                state.requested.append(case.case_id)
+            state.requested[case.case_id] = case.district_code
+            state.withdrawn.pop(case.case_id, None)
             outcome.number_requests.append(
                 NumberRequest(
                     case_id=case.case_id,
@@ -247,6 +250,23 @@ def _emit(
         if resend or state.emitted.get(case.case_id) != mark:
             state.emitted[case.case_id] = mark
             outcome.snapshots.append(snapshot)
+
+
+def _withdraw(state: GroupState, needed: set[str], outcome: Outcome, *, resend: bool) -> None:
+    """Requests no case needs any more — their case was absorbed, or got the number of
+    another case it absorbed — are withdrawn before they are answered, so they do not
+    take a number; a withdrawal is sent again with everything else on a resend."""
+    for case_id, district in list(state.requested.items()):
+        if case_id not in state.numbers and case_id not in needed:
+            del state.requested[case_id]
+            state.withdrawn[case_id] = district
+            outcome.withdrawals.append(Withdraw(case_id, district))
+    if resend:
+        outcome.withdrawals += [
+            Withdraw(case_id, district)
+            for case_id, district in state.withdrawn.items()
+            if case_id not in state.numbers
+        ]
 
 
 def _derive(state: GroupState, view: GroupView, policy: Policy) -> None:

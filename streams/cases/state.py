@@ -60,7 +60,10 @@ class GroupState(msgspec.Struct, tag="group"):
     lifecycle: dict[str, LifecycleEntry] = msgspec.field(default_factory=dict)  # by digest
     payments: dict[str, PaymentEntry] = msgspec.field(default_factory=dict)  # by receipt no
     numbers: dict[str, str] = msgspec.field(default_factory=dict)  # case id -> case number
-    requested: list[str] = msgspec.field(default_factory=list)  # case ids asked a number for
+    # case id -> district of the cases asked a number for, and of those whose request was
+    # withdrawn (absorbed, or numbered through another case) before it was answered
+    requested: dict[str, str] = msgspec.field(default_factory=dict)
+    withdrawn: dict[str, str] = msgspec.field(default_factory=dict)
     absorbed: dict[str, Absorbed] = msgspec.field(default_factory=dict)
     emitted: dict[str, str] = msgspec.field(default_factory=dict)  # case id -> digest sent
     # Derived on every change, so the agent's indexes need no forming:
@@ -78,7 +81,8 @@ class GroupState(msgspec.Struct, tag="group"):
             lifecycle=dict(self.lifecycle),
             payments=dict(self.payments),
             numbers=dict(self.numbers),
-            requested=list(self.requested),
+            requested=dict(self.requested),
+            withdrawn=dict(self.withdrawn),
             absorbed=dict(self.absorbed),
             emitted=dict(self.emitted),
         )

@@ -156,6 +156,14 @@ class TieredTable(Generic[V]):
         self.table[key] = value
         self._note(key, value)
 
+    def delete(self, key: str) -> None:
+        """Forget ``key`` in memory (a tombstone in the changelog); the archive keeps any
+        copy it has, so only delete what was never archived or is no longer read."""
+        value = self.table.get(key)
+        if value is not None:
+            del self.table[key]
+            self._waiting[value.partition].discard(key)
+
     def retire(self, partition: int, keys: Collection[str]) -> int:
         """Move entries of ``partition`` to the archive, then out of memory (the changelog
         gets tombstones). Returns how many left; none when the archive is unreachable."""

@@ -87,8 +87,7 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
         from kafka import KafkaProducer
 
         control = KafkaProducer(bootstrap_servers=broker)
-        references, groups_topic, _ = topics.internal(settings.app_id)
-        for topic in (references, groups_topic):
+        for topic in topics.internal(settings.app_id):
             for partition in range(settings.partitions):
                 control.send(topic, value=encode_batch([Tick("drain")]), partition=partition)
             control.flush()

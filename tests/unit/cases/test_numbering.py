@@ -4,12 +4,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from streams.cases.numbering import Assigned, Counter, case_key, counter_key, number
+from streams.cases.numbering import (
+    Assigned,
+    Counter,
+    Entry,
+    Waiting,
+    ask,
+    case_key,
+    counter_key,
+    give,
+    number,
+)
 from streams.messages import NumberRequest
 
 
-def _request(case_id: str, year: int = 2022, district: str = "430203") -> NumberRequest:
-    opened = datetime(year, 3, 1, tzinfo=UTC)
+def _request(
+    case_id: str, year: int = 2022, district: str = "430203", day: int = 1
+) -> NumberRequest:
+    opened = datetime(year, 3, day, tzinfo=UTC)
     return NumberRequest(case_id, "g", district, year, opened)
 
 
@@ -17,7 +29,7 @@ class Numbering:
     """The number_cases agent's table, in memory: entries written in the order given."""
 
     def __init__(self) -> None:
-        self.entries: dict[str, Counter | Assigned] = {}
+        self.entries: dict[str, Entry] = {}
         self.writes = 0
 
     def ask(self, request: NumberRequest) -> str:
@@ -69,3 +81,31 @@ def test_a_crash_between_the_two_writes_neither_burns_nor_repeats_a_number() -> 
     table.entries[case_key(_request("C2"))] = writes[case_key(_request("C2"))]  # crash here
     assert table.ask(_request("C2")) == case_no == "430203-2022-0002"
     assert table.ask(_request("C3")) == "430203-2022-0003"
+
+
+def test_waiting_requests_are_numbered_in_the_order_their_cases_were_opened() -> None:
+    """Requests that arrived in any order wait; when they are given numbers, the case
+    opened first gets the first number, ties broken by case id."""
+    entries: dict[str, Entry] = {}
+    arrivals = [_request("C3", day=9), _request("C1", day=2), _request("C2", day=9)]
+    for request in arrivals:
+        step = ask(entries, request, 0, received_ms=0)
+        assert step.given == []
+        entries.update(step.writes)
+    waiting = [e for e in entries.values() if isinstance(e, Waiting)]
+    step = give(entries, waiting, 0)
+    assert [(r.case_id, no) for r, no in step.given] == [
+        ("C1", "430203-2022-0001"),
+        ("C2", "430203-2022-0002"),
+        ("C3", "430203-2022-0003"),
+    ]
+    assert sorted(step.deletes) == ["wait:C1", "wait:C2", "wait:C3"]
+    entries.update(step.writes)
+    again = ask(entries, _request("C2", day=9), 0, received_ms=5)
+    assert again.given[0][1] == "430203-2022-0002" and again.writes == {}
+
+
+def test_numbers_come_before_the_counter_in_the_changelog() -> None:
+    """Within a step, a case's number is written before the counter that counts it."""
+    step = give({}, [Waiting(0, _request("C1"), 0)], 0)
+    assert [type(entry) for _, entry in step.ordered()] == [Assigned, Counter]

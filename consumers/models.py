@@ -20,6 +20,7 @@ from sqlalchemy import (
     Numeric,
     String,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -80,6 +81,11 @@ class CaseRow(Base):
     outstanding_fen: Mapped[Fen]
     overpaid_fen: Mapped[Fen]
     snapshot: Mapped[dict[str, Any]]
+    # The sink adds 1 on every write of the row; the scorecard feed sets scored_version to
+    # the version it took in, so the rows where the two differ (ix_cases_unscored) are the
+    # cases that changed since the feed last looked. A new row is unscored either way.
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    scored_version: Mapped[int] = mapped_column(BigInteger, default=-1, server_default=text("-1"))
 
 
 class ReferralRow(Base):
@@ -184,4 +190,96 @@ class PenaltyTotalsRow(Base):
     overpaid_fen: Mapped[Fen]
 
 
+class _Flow:
+    """What a month changes in penalty totals (streams.ledger.totals.Flow)."""
+
+    decided_fen: Mapped[Fen]
+    collected_fen: Mapped[Fen]
+    outstanding_change_fen: Mapped[Fen]
+    overpaid_change_fen: Mapped[Fen]
+    decisions: Mapped[int] = mapped_column(BigInteger, default=0)
+    receipts: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class _Counts:
+    """Items due and on time (collection: fen)."""
+
+    due: Mapped[Fen]
+    on_time: Mapped[Fen]
+
+
+class ScoringItemRow(_Counts, Base):
+    """A case's item of one metric as the scorecard feed last took the case in, kept so
+    that a change of the case can take its old items out of the tallies."""
+
+    __tablename__ = "scoring_items"
+
+    case_id: Mapped[Code] = mapped_column(primary_key=True)
+    metric: Mapped[Code] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    district_code: Mapped[Code]
+    squad_code: Mapped[Code]
+
+
+class ScoringTallyRow(_Counts, Base):
+    """The sum of the items due in a month, by district, squad and metric."""
+
+    __tablename__ = "scoring_tallies"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    district_code: Mapped[Code] = mapped_column(primary_key=True)
+    squad_code: Mapped[Code] = mapped_column(primary_key=True)
+    metric: Mapped[Code] = mapped_column(primary_key=True)
+
+
+class PenaltyItemRow(_Flow, Base):
+    """A decided case's flow in one month, as the scorecard feed last took the case in."""
+
+    __tablename__ = "penalty_items"
+
+    case_id: Mapped[Code] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    district_code: Mapped[Code]
+    squad_code: Mapped[Code]
+    agency: Mapped[Code]
+
+
+class PenaltyFlowRow(_Flow, Base):
+    """The sum of the cases' flows in a month, by district, squad and source agency."""
+
+    __tablename__ = "penalty_flows"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    district_code: Mapped[Code] = mapped_column(primary_key=True)
+    squad_code: Mapped[Code] = mapped_column(primary_key=True)
+    agency: Mapped[Code] = mapped_column(primary_key=True)
+
+
+class MonthCheckRow(Base):
+    """Whether a month's cards and penalty totals are up to date with the tallies and
+    flows; a month without a row has never been checked."""
+
+    __tablename__ = "month_checks"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    cards_checked: Mapped[bool]
+    penalties_checked: Mapped[bool]
+
+
+class FeedStateRow(Base):
+    """The scorecard feed's running values: watermark, first referral, rubric and
+    organisation digests."""
+
+    __tablename__ = "feed_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
 Index("ix_cases_district_opened", CaseRow.district_code, CaseRow.opened_at)
+Index(
+    "ix_cases_unscored",
+    CaseRow.case_id,
+    sqlite_where=CaseRow.version != CaseRow.scored_version,
+    postgresql_where=CaseRow.version != CaseRow.scored_version,
+)

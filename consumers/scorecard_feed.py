@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from consumers.models import MonthCheckRow
-from consumers.scorecards import read_model, state
+from consumers.scorecards import read_model, state, sums
 from consumers.scorecards.state import watermark
 from consumers.scorecards.writer import (
     Producer,
@@ -111,7 +111,7 @@ def close_months(
         check = checks.get(month)
         if check is not None and check.cards_checked:
             continue
-        tallies = read_model.month_tallies(session, month)
+        tallies = sums.month_tallies(session, month)
         latest = latest_revision(session, month)
         revision = close_month(month, tallies, latest, rubric=rubric, org=org, now=now)
         if revision is not None:
@@ -119,7 +119,7 @@ def close_months(
             closed.append(Closed(month, revision.number))
     unchecked = [m for m in months if m not in checks or not checks[m].penalties_checked]
     if unchecked:
-        totals = totals_of_flows(read_model.flows_through(session, unchecked[-1]), unchecked)
+        totals = totals_of_flows(sums.flows_through(session, unchecked[-1]), unchecked)
         for month in unchecked:
             mine = {key[1:]: row for key, row in totals.items() if key[0] == month}
             replace_totals(session, month, mine, producer)

@@ -1,15 +1,16 @@
 """The scorecard feed's read model: every case's scoring items and penalty flows, kept per
-case and summed by month and unit, brought up to date from the cases that changed.
+case and summed by month and unit (``consumers.scorecards.sums``), brought up to date from
+the cases that changed.
 
-The sink adds 1 to a case row's ``version`` on every write. Taking in reads only the rows
-whose ``version`` differs from their ``scored_version`` (a partial index finds them), turns
-each into its items (``streams.scorecards.scoring.case_items``) and, once decided, its
-flows (``streams.ledger.totals.case_flows``), replaces what the case contributed before
-with them, adds the difference to the month sums, and sets ``scored_version`` to the
-version it read: a write that lands meanwhile leaves the row unscored for next time. An
-absorbed (MERGED) case contributes nothing. A month whose sums changed is marked for its
-cards to be checked; penalty totals from the earliest changed month on, since month-end
-balances carry forward.
+The sink adds 1 to a case row's ``version`` whenever it changes the row. Taking in reads
+only the rows whose ``version`` differs from their ``scored_version`` (a partial index
+finds them), turns each into its items (``streams.scorecards.scoring.case_items``) and,
+once decided, its flows (``streams.ledger.totals.case_flows``), replaces what the case
+contributed before with them, adds the difference to the month sums, and sets
+``scored_version`` to the version it read: a write that lands meanwhile leaves the row
+unscored for next time. An absorbed (MERGED) case contributes nothing. A month whose sums
+changed is marked for its cards to be checked; penalty totals from the earliest changed
+month on, since month-end balances carry forward.
 """
 
 from __future__ import annotations
@@ -33,41 +34,23 @@ from consumers.models import (
     ScoringTallyRow,
 )
 from consumers.scorecards import state
+from consumers.scorecards.sums import (
+    PENALTIES,
+    SCORING,
+    Line,
+    Running,
+    Sums,
+    add_to_sums,
+    replace_lines,
+)
 from streams.ledger.rules import Receipt
-from streams.ledger.totals import FLOW_FIELDS, DecidedCase, Flow, Key, case_flows
+from streams.ledger.totals import DecidedCase, case_flows
 from streams.scorecards.rubric import Rubric
-from streams.scorecards.scoring import CaseFacts, Tally, TallyKey, case_items
+from streams.scorecards.scoring import CaseFacts, case_items
 
 T = TypeVar("T")
 CHUNK = 1000  # case ids per IN (...) query
 NEVER_OPENED = datetime.min.replace(tzinfo=UTC)
-
-Line = tuple[Any, ...]  # a case's contribution: case id, the sum's key, the summed values
-Running = dict[tuple[Any, ...], list[int]]  # sums or differences, by sum key
-
-
-@dataclass(frozen=True)
-class Sums:
-    """Contributions kept per case in ``items`` and summed by ``key`` in ``sums``."""
-
-    items: type[Any]
-    sums: type[Any]
-    key: tuple[str, ...]  # the month first
-    values: tuple[str, ...]
-
-
-SCORING = Sums(
-    ScoringItemRow,
-    ScoringTallyRow,
-    ("month", "district_code", "squad_code", "metric"),
-    ("due", "on_time"),
-)
-PENALTIES = Sums(
-    PenaltyItemRow,
-    PenaltyFlowRow,
-    ("month", "district_code", "squad_code", "agency"),
-    FLOW_FIELDS,
-)
 
 _CASE = (
     CaseRow.case_id,
@@ -141,9 +124,9 @@ def _take_in(
         ids = [row.case_id for row in chunk]
         for sums, lines, wanted in ((SCORING, items, scoring), (PENALTIES, flows, penalties)):
             if wanted:
-                _replace(session, sums, ids, lines, deltas[sums], fresh=everything)
-    card_months = _add_to_sums(session, SCORING, deltas[SCORING])
-    flow_months = _add_to_sums(session, PENALTIES, deltas[PENALTIES])
+                replace_lines(session, sums, ids, lines, deltas[sums], fresh=everything)
+    card_months = add_to_sums(session, SCORING, deltas[SCORING])
+    flow_months = add_to_sums(session, PENALTIES, deltas[PENALTIES])
     _mark_unchecked(session, card_months, flow_months)
     if scoring and penalties:
         # the rows were taken in whole: their instants count, and they are scored
@@ -198,72 +181,6 @@ def _flows(row: Any, receipts: tuple[Receipt, ...]) -> list[Line]:
     ]
 
 
-def _add(into: Running, key: tuple[Any, ...], values: Sequence[int], sign: int) -> None:
-    known = into.get(key)
-    if known is None:
-        into[key] = [sign * value for value in values]
-    else:
-        for i, value in enumerate(values):
-            known[i] += sign * value
-
-
-def _replace(
-    session: Session,
-    sums: Sums,
-    case_ids: Sequence[str],
-    lines: list[Line],
-    delta: Running,
-    *,
-    fresh: bool,
-) -> None:
-    """Swap the cases' stored lines for ``lines`` (case id, sum key, values), noting the
-    difference in ``delta``; ``fresh`` when nothing is stored yet."""
-    width = len(sums.key)
-    if not fresh:
-        columns = [getattr(sums.items, c) for c in (*sums.key, *sums.values)]
-        stored = select(*columns).where(sums.items.case_id.in_(case_ids))
-        for row in session.execute(stored):
-            _add(delta, tuple(row[:width]), row[width:], -1)
-        session.execute(delete(sums.items).where(sums.items.case_id.in_(case_ids)))
-    for line in lines:
-        _add(delta, line[1 : 1 + width], line[1 + width :], +1)
-    _insert_many(session, sums.items, ("case_id", *sums.key, *sums.values), lines)
-
-
-def _insert_many(
-    session: Session, table: type[Any], columns: Sequence[str], rows: list[Line]
-) -> None:
-    """Plain text and integer rows, inserted by the driver's own executemany: SQLAlchemy's
-    per-row parameter handling costs more than SQLite's insert (bench/scorecards.py)."""
-    if rows:
-        connection = session.connection()
-        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        names, marks = ", ".join(columns), ", ".join([mark] * len(columns))
-        sql = f"INSERT INTO {table.__tablename__} ({names}) VALUES ({marks})"
-        connection.exec_driver_sql(sql, rows)
-
-
-def _add_to_sums(session: Session, sums: Sums, delta: Running) -> set[str]:
-    """Add ``delta`` to the stored sums; returns the months that changed. A month's sums
-    are few (units x metrics), so the changed months are read and written whole."""
-    changed = {key: values for key, values in delta.items() if any(values)}
-    months = {key[0] for key in changed}
-    if not months:
-        return months
-    width = len(sums.key)
-    columns = [getattr(sums.sums, c) for c in (*sums.key, *sums.values)]
-    current = {
-        tuple(row[:width]): list(row[width:])
-        for row in session.execute(select(*columns).where(sums.sums.month.in_(months)))
-    }
-    for key, values in changed.items():
-        _add(current, key, values, +1)
-    session.execute(delete(sums.sums).where(sums.sums.month.in_(months)))
-    rows = [(*key, *values) for key, values in current.items() if any(values)]
-    _insert_many(session, sums.sums, (*sums.key, *sums.values), rows)
-    return months
-
-
 def _mark_unchecked(session: Session, card_months: set[str], flow_months: set[str]) -> None:
     if card_months:
         session.execute(
@@ -289,22 +206,3 @@ def _mark_scored(session: Session, versions: list[tuple[str, int]]) -> None:
     )
     for chunk in batched(versions, CHUNK):
         session.execute(statement, [{"read_id": i, "read_version": v} for i, v in chunk])
-
-
-def month_tallies(session: Session, month: str) -> dict[TallyKey, Tally]:
-    """A month's items summed by district, squad and metric."""
-    query = select(
-        ScoringTallyRow.district_code,
-        ScoringTallyRow.squad_code,
-        ScoringTallyRow.metric,
-        ScoringTallyRow.due,
-        ScoringTallyRow.on_time,
-    ).where(ScoringTallyRow.month == month)
-    return {(d, s, m): Tally(due, on) for d, s, m, due, on in session.execute(query)}
-
-
-def flows_through(session: Session, month: str) -> dict[Key, Flow]:
-    """The cases' flows summed by month and unit, for every month up to ``month``."""
-    columns = [getattr(PenaltyFlowRow, c) for c in (*PENALTIES.key, *PENALTIES.values)]
-    query = select(*columns).where(PenaltyFlowRow.month <= month)
-    return {(m, d, s, a): Flow(*values) for m, d, s, a, *values in session.execute(query)}

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from streams.events import SHANGHAI
 from streams.ledger.rules import Receipt
 from streams.ledger.totals import DecidedCase, Flow, Key, Totals, case_flows, monthly_totals
+from tests.unit.ledger.test_totals import CASE
 
 MONTHS = [f"2022-{m:02d}" for m in range(1, 13)]
 START = datetime(2022, 1, 1, tzinfo=SHANGHAI)
@@ -22,20 +23,9 @@ def at(text: str) -> datetime:
 
 
 def test_a_case_flows_in_its_decision_month_and_each_month_it_is_paid_in() -> None:
-    """1 000 decided in January, 400 paid in February, 700 on 1 April 00:10 (Shanghai):
-    outstanding moves 1 000, -400, -600; overpaid 100 in April."""
-    case = DecidedCase(
-        "430203",
-        "430203-01",
-        "HOUSING",
-        at("2022-01-31T23:30:00+08:00"),
-        1_000,
-        (
-            Receipt("A", at("2022-02-10T09:00:00+08:00"), 400),
-            Receipt("B", at("2022-04-01T00:10:00+08:00"), 700),
-        ),
-    )
-    assert case_flows(case) == {
+    """The case of test_totals, 1 000 decided in January, 400 paid in February, 700 on
+    1 April 00:10 (Shanghai): outstanding moves 1 000, -400, -600; overpaid 100 in April."""
+    assert case_flows(CASE) == {
         "2022-01": Flow(1_000, 0, 1_000, 0, decisions=1, receipts=0),
         "2022-02": Flow(0, 400, -400, 0, decisions=0, receipts=1),
         "2022-04": Flow(0, 700, -600, 100, decisions=0, receipts=1),

@@ -31,6 +31,7 @@ from consumers.scorecards.writer import (
     latest_scorecards,
     replace_totals,
     row_document,
+    send,
     store_revision,
 )
 from streams.ledger.totals import totals_of_flows
@@ -101,12 +102,13 @@ def close_months(
     """Take in what changed, then store and send a new revision of every closed month
     whose cards changed, and the penalty totals of every closed month whose totals did.
     ``rebuild`` builds the read model again from every case first, as a new rubric does."""
+    generation = state.get(session, state.GENERATION)
     _follow_configuration(session, org, rubric, rebuild=rebuild)
     changes = read_model.take_in(session, rubric)
     months = closed_months(session, rubric, drained=drained)
     checks = {row.month: row for row in session.scalars(select(MonthCheckRow))}
     now = clock()
-    closed = []
+    closed, messages = [], []
     for month in months:
         check = checks.get(month)
         if check is not None and check.cards_checked:
@@ -115,20 +117,20 @@ def close_months(
         latest = latest_revision(session, month)
         revision = close_month(month, tallies, latest, rubric=rubric, org=org, now=now)
         if revision is not None:
-            store_revision(session, revision, producer)
+            messages += store_revision(session, revision)
             closed.append(Closed(month, revision.number))
     unchecked = [m for m in months if m not in checks or not checks[m].penalties_checked]
     if unchecked:
         totals = totals_of_flows(sums.flows_through(session, unchecked[-1]), unchecked)
         for month in unchecked:
             mine = {key[1:]: row for key, row in totals.items() if key[0] == month}
-            replace_totals(session, month, mine, producer)
+            messages += replace_totals(session, month, mine)
     for month in months:
         if month in checks:
             checks[month].cards_checked = checks[month].penalties_checked = True
         else:
             session.add(MonthCheckRow(month=month, cards_checked=True, penalties_checked=True))
-    if producer is not None:
-        producer.flush()
+    state.advance(session, generation)
+    send(producer, messages)
     log.debug("months_closed", cases=changes.cases, months=len(months), revisions=len(closed))
     return closed

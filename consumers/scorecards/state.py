@@ -4,26 +4,36 @@ The event-time watermark (the latest instant any stored event carries) and the f
 referral's instant are a running maximum and minimum over the case rows the feed has taken
 in, folded with those of the rows it has not taken in yet (few, found by the partial index
 on unscored rows): neither is ever read from the whole history. Beside them, the digests
-of the rubric and the organisation the read model was built with.
+of the rubric and the organisation the read model was built with, and a generation
+counted up by every close, so that two feeds closing at once cannot both add the same
+changes to the sums: the one that finishes second finds the generation moved and fails.
 """
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, CursorResult, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from consumers.models import CaseRow, FeedStateRow, LedgerEntryRow, ReferralRow
+from streams.errors import RetryableError
 
 WATERMARK = "watermark"
 FIRST_REFERRAL = "first_referral"
 RUBRIC = "rubric"
 ORGANISATION = "organisation"
+GENERATION = "generation"
 
 # the rows the sink wrote since the feed last took them in
 UNSCORED = CaseRow.version != CaseRow.scored_version
+
+
+class ConcurrentClose(RetryableError):
+    """Another scorecard feed closed months on the same store meanwhile."""
 
 
 def digest(value: object) -> str:
@@ -104,3 +114,25 @@ def take_marks(session: Session, *, everything: bool) -> None:
         marks = _marks(session)
     for name, at in zip((WATERMARK, FIRST_REFERRAL), marks, strict=True):
         put(session, name, at.isoformat() if at is not None else None)
+
+
+def advance(session: Session, seen: str | None) -> None:
+    """Count this close, the generation having been ``seen`` as it began; raise
+    ConcurrentClose, so that the caller's transaction rolls back, when another close
+    counted itself since."""
+    value = str(int(seen or 0) + 1)
+    problem = ConcurrentClose(
+        "another scorecard feed closed months on this store at the same time; "
+        "nothing of this close was kept: run it again"
+    )
+    if seen is None:
+        session.add(FeedStateRow(name=GENERATION, value=value))
+        try:
+            session.flush()
+        except IntegrityError as e:  # the other close counted the first generation
+            raise problem from e
+        return
+    moved = update(FeedStateRow).where(FeedStateRow.name == GENERATION, FeedStateRow.value == seen)
+    result = cast(CursorResult[Any], session.execute(moved.values(value=value)))
+    if result.rowcount != 1:
+        raise problem

@@ -21,11 +21,20 @@ from streams.ledger.totals import Totals
 from streams.scorecards.closing import Card, Revision, ordered
 
 Unit = tuple[str, str, str]  # district, squad, agency
+Message = tuple[str, bytes, bytes]  # topic, key, value
 
 
 class Producer(Protocol):
     def send(self, topic: str, key: bytes, value: bytes) -> Any: ...
     def flush(self) -> None: ...
+
+
+def send(producer: Producer | None, messages: list[Message]) -> None:
+    """Send what was stored, once the close is sure to be kept."""
+    if producer is not None:
+        for topic, key, value in messages:
+            producer.send(topic, key=key, value=value)
+        producer.flush()
 
 
 def _metrics(card: Card) -> dict[str, dict[str, Any]]:
@@ -69,9 +78,10 @@ def _avro(revision: Revision, card: Card) -> dict[str, Any]:
 _CARD_FIELDS = ("level", "unit_code", "unit_name", "parent_code", "score", "grade", "rank")
 
 
-def store_revision(session: Session, revision: Revision, producer: Producer | None) -> None:
-    """Keep the revision beside the earlier ones and send each of its cards."""
+def store_revision(session: Session, revision: Revision) -> list[Message]:
+    """Keep the revision beside the earlier ones; its cards as messages to send."""
     store = default_store()
+    messages = []
     for card in revision.cards:
         session.add(
             ScorecardRow(
@@ -82,12 +92,10 @@ def store_revision(session: Session, revision: Revision, producer: Producer | No
                 **{name: getattr(card, name) for name in _CARD_FIELDS},
             )
         )
-        if producer is not None:
-            producer.send(
-                topics.SCORECARDS,
-                key=f"{revision.month}|{card.level}|{card.unit_code}".encode(),
-                value=store.encode("MonthlyScorecard", _avro(revision, card)),
-            )
+        key = f"{revision.month}|{card.level}|{card.unit_code}".encode()
+        value = store.encode("MonthlyScorecard", _avro(revision, card))
+        messages.append((topics.SCORECARDS, key, value))
+    return messages
 
 
 def _latest_number(session: Session, month: str) -> int | None:
@@ -144,11 +152,9 @@ def latest_scorecards(session: Session, month: str, level: str) -> list[dict[str
     return sorted(documents, key=lambda d: (d["rank"] is None, d["rank"] or 0, d["unit_code"]))
 
 
-def replace_totals(
-    session: Session, month: str, totals: dict[Unit, Totals], producer: Producer | None
-) -> bool:
-    """Store a month's penalty totals and send them, unless they are those stored; True
-    when they changed."""
+def replace_totals(session: Session, month: str, totals: dict[Unit, Totals]) -> list[Message]:
+    """Store a month's penalty totals unless they are those stored; the rows as messages
+    to send, none when nothing changed."""
     stored = {
         (r.district_code, r.squad_code, r.agency): Totals(
             r.decided_fen, r.collected_fen, r.outstanding_fen, r.overpaid_fen
@@ -156,18 +162,15 @@ def replace_totals(
         for r in session.scalars(select(PenaltyTotalsRow).where(PenaltyTotalsRow.month == month))
     }
     if stored == totals:
-        return False
+        return []
     store = default_store()
+    messages = []
     session.execute(delete(PenaltyTotalsRow).where(PenaltyTotalsRow.month == month))
     for (district, squad, agency), row in sorted(totals.items()):
         values = dict(
             month=month, district_code=district, squad_code=squad, agency=agency, **asdict(row)
         )
         session.add(PenaltyTotalsRow(**values))
-        if producer is not None:
-            producer.send(
-                topics.PENALTIES,
-                key=f"{month}|{district}|{squad}|{agency}".encode(),
-                value=store.encode("PenaltyTotals", values),
-            )
-    return True
+        key = f"{month}|{district}|{squad}|{agency}".encode()
+        messages.append((topics.PENALTIES, key, store.encode("PenaltyTotals", values)))
+    return messages

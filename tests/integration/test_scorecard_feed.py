@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 
 from consumers.models import PenaltyTotalsRow, ScorecardRow
 from consumers.scorecard_feed import Closed, close_months
+from consumers.scorecards import read_model
+from consumers.scorecards.state import ConcurrentClose
 from consumers.scorecards.writer import latest_revision
 from streams.ledger.totals import DecidedCase, Totals, monthly_totals
 from streams.organisation import default_organisation_path, load_organisation
@@ -169,3 +171,32 @@ def test_a_late_change_to_a_closed_month_gives_revision_2_and_a_rewrite_nothing(
         ("2022-03", 2): {"due": 2, "on_time": 2, "rate": 1.0},
         ("2022-04", 1): {"due": 1, "on_time": 1, "rate": 1.0},
     }
+
+
+def test_a_close_that_overlaps_another_keeps_nothing(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While one feed takes in a new case another closes and commits: the first fails
+    with ConcurrentClose and keeps nothing, and what the other kept is what a rebuild
+    from scratch gives."""
+    march = datetime(2022, 3, 1, 9, tzinfo=UTC)
+    write(engine, snapshot("A", CaseFacts("430203", "430203-01", march, filed_at=march), 1))
+    close(engine)
+    write(engine, snapshot("B", CaseFacts("430202", "430202-00", march + timedelta(days=2)), 1))
+    receipts = read_model._receipts
+    other: list[list[Closed]] = []
+
+    def meanwhile(session: Session, case_ids: list[str]) -> Any:
+        if not other:
+            other.append([])
+            other[0] = close(engine)
+        return receipts(session, case_ids)
+
+    monkeypatch.setattr(read_model, "_receipts", meanwhile)
+    with pytest.raises(ConcurrentClose):
+        close(engine)
+    monkeypatch.undo()
+    assert other == [[Closed("2022-03", 2)]]
+    before = _stored_totals(engine)
+    assert close(engine, rebuild=True) == []
+    assert _stored_totals(engine) == before

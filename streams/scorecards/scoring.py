@@ -12,7 +12,7 @@ from them (``scorecards_of_tallies``) without reading the cases again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -86,29 +86,36 @@ class Item(NamedTuple):
     on_time: int
 
 
-def case_items(case: CaseFacts, rubric: Rubric) -> list[Item]:
-    """Every item the case has, at most one per metric."""
-    found: list[tuple[str, datetime, int, int]] = []
+def _deadlines(case: CaseFacts, rubric: Rubric) -> Iterator[tuple[str, datetime, int, int]]:
+    """(metric, deadline, due, on time) for every item the case has."""
     deadline = case.opened_at + rubric.metric("filing_timeliness").deadline
-    filed_or_rejected = case.filed_at or case.rejected_at
-    found.append(("filing_timeliness", deadline, 1, int(_on_time(filed_or_rejected, deadline))))
+    yield (
+        "filing_timeliness",
+        deadline,
+        1,
+        int(_on_time(case.filed_at or case.rejected_at, deadline)),
+    )
     if case.filed_at is not None:
         deadline = case.filed_at + rubric.metric("decision_timeliness").deadline
-        found.append(("decision_timeliness", deadline, 1, int(_on_time(case.decided_at, deadline))))
+        yield "decision_timeliness", deadline, 1, int(_on_time(case.decided_at, deadline))
     if case.decided_at is not None and case.major:
         reviewed = case.legal_reviewed_at
-        found.append(("legal_review", case.decided_at, 1, int(_on_time(reviewed, case.decided_at))))
+        yield "legal_review", case.decided_at, 1, int(_on_time(reviewed, case.decided_at))
     if case.decided_at is not None and case.decided_fen > 0:
         deadline = case.decided_at + rubric.metric("collection").deadline
         paid = min(collected_by(case.receipts, deadline), case.decided_fen)
-        found.append(("collection", deadline, case.decided_fen, paid))
+        yield "collection", deadline, case.decided_fen, paid
     answered = case.decided_at or case.rejected_at
     if answered is not None:
         deadline = answered + rubric.metric("feedback").deadline
-        found.append(("feedback", deadline, 1, int(_on_time(case.feedback_at, deadline))))
+        yield "feedback", deadline, 1, int(_on_time(case.feedback_at, deadline))
+
+
+def case_items(case: CaseFacts, rubric: Rubric) -> list[Item]:
+    """Every item the case has, at most one per metric, in its deadline's month."""
     return [
         Item(month_of(deadline), case.district_code, case.squad_code, metric, due, on_time)
-        for metric, deadline, due, on_time in found
+        for metric, deadline, due, on_time in _deadlines(case, rubric)
     ]
 
 

@@ -108,9 +108,10 @@ def _take_in(
     query = select(*_CASE) if everything else select(*_CASE).where(state.UNSCORED)
     rows: list[Any] = list(session.execute(query))
     deltas: dict[Sums, Running] = {SCORING: {}, PENALTIES: {}}
+    every_receipt = _receipts(session, None) if everything else None
     for chunk in batched(rows, CHUNK):
         decided = {r.case_id for r in chunk if r.state != "MERGED" and r.decided_at is not None}
-        receipts = _receipts(session, list(decided))
+        receipts = _receipts(session, list(decided)) if every_receipt is None else every_receipt
         items: list[Line] = []
         flows: list[Line] = []
         for row in chunk:
@@ -141,17 +142,21 @@ def batched(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
         yield values[start : start + size]
 
 
-def _receipts(session: Session, case_ids: list[str]) -> dict[str, tuple[Receipt, ...]]:
+def _receipts(session: Session, case_ids: list[str] | None) -> dict[str, tuple[Receipt, ...]]:
+    """The cases' receipts, or every case's when None (one query rather than one a chunk)."""
+    query = select(
+        LedgerEntryRow.case_id,
+        LedgerEntryRow.receipt_no,
+        LedgerEntryRow.at,
+        LedgerEntryRow.amount_fen,
+    ).where(LedgerEntryRow.kind == "receipt")
+    if case_ids is not None:
+        if not case_ids:
+            return {}
+        query = query.where(LedgerEntryRow.case_id.in_(case_ids))
     found: dict[str, list[Receipt]] = defaultdict(list)
-    if case_ids:
-        query = select(
-            LedgerEntryRow.case_id,
-            LedgerEntryRow.receipt_no,
-            LedgerEntryRow.at,
-            LedgerEntryRow.amount_fen,
-        ).where(LedgerEntryRow.kind == "receipt", LedgerEntryRow.case_id.in_(case_ids))
-        for case_id, receipt_no, at, amount in session.execute(query):
-            found[case_id].append(Receipt(receipt_no or "", at, amount))
+    for case_id, receipt_no, at, amount in session.execute(query):
+        found[case_id].append(Receipt(receipt_no or "", at, amount))
     return {case_id: tuple(paid) for case_id, paid in found.items()}
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     Numeric,
     String,
+    Text,
     TypeDecorator,
     text,
 )
@@ -190,39 +191,35 @@ class PenaltyTotalsRow(Base):
     overpaid_fen: Mapped[Fen]
 
 
-class _Flow:
-    """What a month changes in penalty totals (streams.ledger.totals.Flow)."""
-
-    decided_fen: Mapped[Fen]
-    collected_fen: Mapped[Fen]
-    outstanding_change_fen: Mapped[Fen]
-    overpaid_change_fen: Mapped[Fen]
-    decisions: Mapped[int] = mapped_column(BigInteger, default=0)
-    receipts: Mapped[int] = mapped_column(BigInteger, default=0)
+MaybeMicros = Annotated[int | None, mapped_column(BigInteger, nullable=True)]
 
 
-class _Counts:
-    """Items due and on time (collection: fen)."""
+class ScoredCaseRow(Base):
+    """A live case's facts as the scorecard feed last took it in: what it adds to the sums
+    below under the rubric of the day, and what a change of the case takes out of them.
+    Instants are microseconds since 1970-01-01 UTC: written and read in bulk, unparsed."""
 
-    due: Mapped[Fen]
-    on_time: Mapped[Fen]
-
-
-class ScoringItemRow(_Counts, Base):
-    """A case's item of one metric as the scorecard feed last took the case in, kept so
-    that a change of the case can take its old items out of the tallies."""
-
-    __tablename__ = "scoring_items"
+    __tablename__ = "scored_cases"
 
     case_id: Mapped[Code] = mapped_column(primary_key=True)
-    metric: Mapped[Code] = mapped_column(primary_key=True)
-    month: Mapped[str] = mapped_column(String(7))
     district_code: Mapped[Code]
     squad_code: Mapped[Code]
+    agency: Mapped[Code]
+    opened_us: Mapped[int] = mapped_column(BigInteger)
+    filed_us: Mapped[MaybeMicros]
+    rejected_us: Mapped[MaybeMicros]
+    decided_us: Mapped[MaybeMicros]
+    feedback_us: Mapped[MaybeMicros]
+    legal_reviewed_us: Mapped[MaybeMicros]
+    decided_fen: Mapped[Fen]
+    major: Mapped[bool]
+    # JSON [[receipt_no, paid_us, amount_fen], ...], or "" when there is none
+    receipts: Mapped[str] = mapped_column(Text)
 
 
-class ScoringTallyRow(_Counts, Base):
-    """The sum of the items due in a month, by district, squad and metric."""
+class ScoringTallyRow(Base):
+    """The sum of the scored cases' items due in a month, by district, squad and metric
+    (collection counts fen)."""
 
     __tablename__ = "scoring_tallies"
 
@@ -230,22 +227,13 @@ class ScoringTallyRow(_Counts, Base):
     district_code: Mapped[Code] = mapped_column(primary_key=True)
     squad_code: Mapped[Code] = mapped_column(primary_key=True)
     metric: Mapped[Code] = mapped_column(primary_key=True)
+    due: Mapped[Fen]
+    on_time: Mapped[Fen]
 
 
-class PenaltyItemRow(_Flow, Base):
-    """A decided case's flow in one month, as the scorecard feed last took the case in."""
-
-    __tablename__ = "penalty_items"
-
-    case_id: Mapped[Code] = mapped_column(primary_key=True)
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)
-    district_code: Mapped[Code]
-    squad_code: Mapped[Code]
-    agency: Mapped[Code]
-
-
-class PenaltyFlowRow(_Flow, Base):
-    """The sum of the cases' flows in a month, by district, squad and source agency."""
+class PenaltyFlowRow(Base):
+    """The sum of the scored cases' flows in a month, by district, squad and source agency
+    (streams.ledger.totals.Flow)."""
 
     __tablename__ = "penalty_flows"
 
@@ -253,6 +241,12 @@ class PenaltyFlowRow(_Flow, Base):
     district_code: Mapped[Code] = mapped_column(primary_key=True)
     squad_code: Mapped[Code] = mapped_column(primary_key=True)
     agency: Mapped[Code] = mapped_column(primary_key=True)
+    decided_fen: Mapped[Fen]
+    collected_fen: Mapped[Fen]
+    outstanding_change_fen: Mapped[Fen]
+    overpaid_change_fen: Mapped[Fen]
+    decisions: Mapped[int] = mapped_column(BigInteger, default=0)
+    receipts: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class MonthCheckRow(Base):

@@ -1,74 +1,36 @@
-"""The scorecard feed's read model: every case's scoring items and penalty flows, kept per
-case and summed by month and unit (``consumers.scorecards.sums``), brought up to date from
-the cases that changed.
+"""The scorecard feed's read model: each live case's facts as the feed last took it in
+(``scored_cases``), and the sums of their items and penalty flows by month and unit
+(``consumers.scorecards.sums``), brought up to date from the cases that changed.
 
 The sink adds 1 to a case row's ``version`` whenever it changes the row. Taking in reads
 only the rows whose ``version`` differs from their ``scored_version`` (a partial index
-finds them), turns each into its items (``streams.scorecards.scoring.case_items``) and,
-once decided, its flows (``streams.ledger.totals.case_flows``), replaces what the case
-contributed before with them, adds the difference to the month sums, and sets
-``scored_version`` to the version it read: a write that lands meanwhile leaves the row
-unscored for next time. An absorbed (MERGED) case contributes nothing. A month whose sums
-changed is marked for its cards to be checked; penalty totals from the earliest changed
-month on, since month-end balances carry forward.
+finds them); for each, takes out of the sums what its kept facts contribute (its items,
+``streams.scorecards.scoring.case_items``, and once decided its flows,
+``streams.ledger.totals.case_flows``), keeps its new facts and adds what they contribute;
+then sets ``scored_version`` to the version it read, so a write that lands meanwhile
+leaves the row unscored for next time. An absorbed (MERGED) case contributes nothing.
+
+The sums always equal what the kept facts contribute under the current rubric, so a new
+rubric recomputes them from the kept facts without rewriting any case. A month whose
+sums changed is marked for its cards to be checked; penalty totals from the earliest
+changed month on, since month-end balances carry forward.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.orm import Session
 
-from consumers.models import (
-    CaseRow,
-    LedgerEntryRow,
-    MonthCheckRow,
-    PenaltyFlowRow,
-    PenaltyItemRow,
-    ScoringItemRow,
-    ScoringTallyRow,
-)
-from consumers.scorecards import state
-from consumers.scorecards.sums import (
-    PENALTIES,
-    SCORING,
-    Line,
-    Running,
-    Sums,
-    add_to_sums,
-    replace_lines,
-)
-from streams.ledger.rules import Receipt
+from consumers.models import CaseRow, MonthCheckRow, PenaltyFlowRow, ScoredCaseRow, ScoringTallyRow
+from consumers.scorecards import facts, state
+from consumers.scorecards.facts import CASE_COLUMNS, Taken, batched
+from consumers.scorecards.sums import PENALTIES, SCORING, Delta, Sums, add, add_to_sums
 from streams.ledger.totals import DecidedCase, case_flows
 from streams.scorecards.rubric import Rubric
-from streams.scorecards.scoring import CaseFacts, case_items
-
-T = TypeVar("T")
-CHUNK = 1000  # case ids per IN (...) query
-NEVER_OPENED = datetime.min.replace(tzinfo=UTC)
-
-_CASE = (
-    CaseRow.case_id,
-    CaseRow.version,
-    CaseRow.scored_version,
-    CaseRow.state,
-    CaseRow.district_code,
-    CaseRow.squad_code,
-    CaseRow.agency,
-    CaseRow.opened_at,
-    CaseRow.filed_at,
-    CaseRow.rejected_at,
-    CaseRow.decided_at,
-    CaseRow.feedback_at,
-    CaseRow.decided_fen,
-    CaseRow.major,
-    CaseRow.legal_reviewed_at,
-)
+from streams.scorecards.scoring import case_items
 
 
 @dataclass(frozen=True)
@@ -82,108 +44,79 @@ class Changes:
 
 def take_in(session: Session, rubric: Rubric) -> Changes:
     """Bring the read model up to date with the cases written since the last take-in."""
-    return _take_in(session, rubric, scoring=True, penalties=True, everything=False)
+    return _take_in(session, rubric, everything=False)
 
 
 def rebuild(session: Session, rubric: Rubric) -> Changes:
     """Forget the read model and build it again from every case; every month's cards and
     totals are checked again."""
-    for table in (ScoringItemRow, ScoringTallyRow, PenaltyItemRow, PenaltyFlowRow, MonthCheckRow):
+    for table in (ScoredCaseRow, ScoringTallyRow, PenaltyFlowRow, MonthCheckRow):
         session.execute(delete(table))
-    return _take_in(session, rubric, scoring=True, penalties=True, everything=True)
+    return _take_in(session, rubric, everything=True)
 
 
 def rescore(session: Session, rubric: Rubric) -> Changes:
-    """Turn every case into its items again, under a new rubric; penalty flows do not
-    depend on the rubric and stay. Every month's cards are checked again."""
-    for table in (ScoringItemRow, ScoringTallyRow):
-        session.execute(delete(table))
+    """The items of every kept case again, under a new rubric; penalty flows do not depend
+    on the rubric and stay. Every month's cards are checked again."""
+    session.execute(delete(ScoringTallyRow))
     session.execute(update(MonthCheckRow).values(cards_checked=False))
-    return _take_in(session, rubric, scoring=True, penalties=False, everything=True)
+    deltas: dict[Sums, Delta] = {SCORING: {}, PENALTIES: {}}
+    kept = facts.stored(session, None)
+    for taken in kept.values():
+        _contribute(deltas, taken, rubric, +1, penalties=False)
+    months = add_to_sums(session, SCORING, deltas[SCORING])
+    return Changes(len(kept), frozenset(months), frozenset())
 
 
-def _take_in(
-    session: Session, rubric: Rubric, *, scoring: bool, penalties: bool, everything: bool
-) -> Changes:
-    query = select(*_CASE) if everything else select(*_CASE).where(state.UNSCORED)
-    rows: list[Any] = list(session.execute(query))
-    deltas: dict[Sums, Running] = {SCORING: {}, PENALTIES: {}}
-    every_receipt = _receipts(session, None) if everything else None
-    for chunk in batched(rows, CHUNK):
-        decided = {r.case_id for r in chunk if r.state != "MERGED" and r.decided_at is not None}
-        receipts = _receipts(session, list(decided)) if every_receipt is None else every_receipt
-        items: list[Line] = []
-        flows: list[Line] = []
-        for row in chunk:
-            if row.state == "MERGED":
-                continue
-            paid = receipts.get(row.case_id, ())
-            if scoring:
-                items += [(row.case_id, *i) for i in case_items(_facts(row, paid), rubric)]
-            if penalties and row.case_id in decided:
-                flows += _flows(row, paid)
+def _take_in(session: Session, rubric: Rubric, *, everything: bool) -> Changes:
+    query = select(*CASE_COLUMNS)
+    rows: list[Any] = list(session.execute(query if everything else query.where(state.UNSCORED)))
+    every_receipt = facts.receipts(session, None) if everything else None
+    deltas: dict[Sums, Delta] = {SCORING: {}, PENALTIES: {}}
+    for chunk in batched(rows):
         ids = [row.case_id for row in chunk]
-        for sums, lines, wanted in ((SCORING, items, scoring), (PENALTIES, flows, penalties)):
-            if wanted:
-                replace_lines(session, sums, ids, lines, deltas[sums], fresh=everything)
+        live = [row for row in chunk if row.state != "MERGED"]
+        if every_receipt is None:
+            decided = [row.case_id for row in live if row.decided_at is not None]
+            paid = facts.receipts(session, decided)
+        else:
+            paid = every_receipt
+        new = {row.case_id: facts.of_case_row(row, paid.get(row.case_id, ())) for row in live}
+        if not everything:
+            for taken in facts.stored(session, ids).values():
+                _contribute(deltas, taken, rubric, -1)
+            facts.forget(session, ids)
+        for taken in new.values():
+            _contribute(deltas, taken, rubric, +1)
+        facts.store(session, new)
     card_months = add_to_sums(session, SCORING, deltas[SCORING])
     flow_months = add_to_sums(session, PENALTIES, deltas[PENALTIES])
     _mark_unchecked(session, card_months, flow_months)
-    if scoring and penalties:
-        # the rows were taken in whole: their instants count, and they are scored
-        state.take_marks(session, everything=everything)
-        scored = [(r.case_id, r.version) for r in rows if r.version != r.scored_version]
-        _mark_scored(session, scored)
+    state.take_marks(session, everything=everything)
+    _mark_scored(session, [(r.case_id, r.version) for r in rows if r.version != r.scored_version])
     return Changes(len(rows), frozenset(card_months), frozenset(flow_months))
 
 
-def batched(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _receipts(session: Session, case_ids: list[str] | None) -> dict[str, tuple[Receipt, ...]]:
-    """The cases' receipts, or every case's when None (one query rather than one a chunk)."""
-    query = select(
-        LedgerEntryRow.case_id,
-        LedgerEntryRow.receipt_no,
-        LedgerEntryRow.at,
-        LedgerEntryRow.amount_fen,
-    ).where(LedgerEntryRow.kind == "receipt")
-    if case_ids is not None:
-        if not case_ids:
-            return {}
-        query = query.where(LedgerEntryRow.case_id.in_(case_ids))
-    found: dict[str, list[Receipt]] = defaultdict(list)
-    for case_id, receipt_no, at, amount in session.execute(query):
-        found[case_id].append(Receipt(receipt_no or "", at, amount))
-    return {case_id: tuple(paid) for case_id, paid in found.items()}
-
-
-def _facts(row: Any, receipts: tuple[Receipt, ...]) -> CaseFacts:
-    return CaseFacts(
-        district_code=row.district_code or "",
-        squad_code=row.squad_code or "",
-        opened_at=row.opened_at or NEVER_OPENED,
-        filed_at=row.filed_at,
-        rejected_at=row.rejected_at,
-        decided_at=row.decided_at,
-        decided_fen=row.decided_fen,
-        major=bool(row.major),
-        legal_reviewed_at=row.legal_reviewed_at,
-        feedback_at=row.feedback_at,
-        receipts=receipts,
-    )
-
-
-def _flows(row: Any, receipts: tuple[Receipt, ...]) -> list[Line]:
-    unit = (row.district_code or "", row.squad_code or "", row.agency or "")
-    case = DecidedCase(*unit, row.decided_at, row.decided_fen, receipts)
-    # vars() keeps the field order and costs far less than dataclasses.astuple
-    return [
-        (row.case_id, month, *unit, *vars(flow).values())
-        for month, flow in case_flows(case).items()
-    ]
+def _contribute(
+    deltas: dict[Sums, Delta], taken: Taken, rubric: Rubric, sign: int, *, penalties: bool = True
+) -> None:
+    """Add (``sign`` +1) or take out (-1) what a case's facts contribute to the sums."""
+    case, agency = taken
+    tallies = deltas[SCORING]
+    for month, district, squad, metric, due, on_time in case_items(case, rubric):
+        # inline: a year's cases make hundreds of thousands of items on a new rubric
+        known = tallies.get((month, district, squad, metric))
+        if known is None:
+            tallies[(month, district, squad, metric)] = [sign * due, sign * on_time]
+        else:
+            known[0] += sign * due
+            known[1] += sign * on_time
+    if penalties and case.decided_at is not None:
+        unit = (case.district_code, case.squad_code, agency)
+        decided = DecidedCase(*unit, case.decided_at, case.decided_fen, case.receipts)
+        for month, flow in case_flows(decided).items():
+            # vars() keeps the field order and costs far less than dataclasses.astuple
+            add(deltas[PENALTIES], (month, *unit), vars(flow).values(), sign)
 
 
 def _mark_unchecked(session: Session, card_months: set[str], flow_months: set[str]) -> None:
@@ -209,5 +142,5 @@ def _mark_scored(session: Session, versions: list[tuple[str, int]]) -> None:
         .where(table.c.case_id == bindparam("read_id"))
         .values(scored_version=bindparam("read_version"))
     )
-    for chunk in batched(versions, CHUNK):
+    for chunk in batched(versions):
         session.execute(statement, [{"read_id": i, "read_version": v} for i, v in chunk])

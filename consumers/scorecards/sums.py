@@ -1,88 +1,54 @@
-"""The sums the scorecard feed keeps: each case's contributions (its scoring items, its
-penalty flows) stored per case, and their sums by month and unit.
+"""The sums the scorecard feed keeps: the scored cases' items by month, district, squad and
+metric, and their penalty flows by month, district, squad and agency.
 
-A case's contribution is a list of lines: the case id, the key it is summed by (the month
-first) and the values summed. Replacing a case's lines adds the difference to a running
-delta; the delta is then added to the stored sums month by month. Those are few (units x
-metrics, or units x agencies, per month), so a changed month's sums are read and written
-whole, and a month's cards or totals are read from them without touching a case.
+A change is first gathered as differences by key (``Delta``), then added to the stored
+sums month by month. A month's sums are few (units x metrics, or units x agencies), so a
+changed month's are read and written whole, and a month's cards or totals are read from
+them without touching a case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from consumers.models import PenaltyFlowRow, PenaltyItemRow, ScoringItemRow, ScoringTallyRow
+from consumers.models import PenaltyFlowRow, ScoringTallyRow
 from streams.ledger.totals import FLOW_FIELDS, Flow, Key
 from streams.scorecards.scoring import Tally, TallyKey
 
-Line = tuple[Any, ...]  # a case's contribution: case id, the sum's key, the summed values
-Running = dict[tuple[Any, ...], list[int]]  # sums or differences, by sum key
+Delta = dict[tuple[Any, ...], list[int]]  # differences (or sums) of values, by key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: a hot dict key
 class Sums:
-    """Contributions kept per case in ``items`` and summed by ``key`` in ``sums``."""
+    """Values summed by ``key`` (the month first) in ``table``."""
 
-    items: type[Any]
-    sums: type[Any]
-    key: tuple[str, ...]  # the month first
+    table: type[Any]
+    key: tuple[str, ...]
     values: tuple[str, ...]
 
 
 SCORING = Sums(
-    ScoringItemRow,
-    ScoringTallyRow,
-    ("month", "district_code", "squad_code", "metric"),
-    ("due", "on_time"),
+    ScoringTallyRow, ("month", "district_code", "squad_code", "metric"), ("due", "on_time")
 )
-PENALTIES = Sums(
-    PenaltyItemRow,
-    PenaltyFlowRow,
-    ("month", "district_code", "squad_code", "agency"),
-    FLOW_FIELDS,
-)
+PENALTIES = Sums(PenaltyFlowRow, ("month", "district_code", "squad_code", "agency"), FLOW_FIELDS)
 
 
-def _add(into: Running, key: tuple[Any, ...], values: Sequence[int], sign: int) -> None:
-    known = into.get(key)
+def add(delta: Delta, key: tuple[Any, ...], values: Iterable[int], sign: int) -> None:
+    known = delta.get(key)
     if known is None:
-        into[key] = [sign * value for value in values]
+        delta[key] = [sign * value for value in values]
     else:
         for i, value in enumerate(values):
             known[i] += sign * value
 
 
-def replace_lines(
-    session: Session,
-    sums: Sums,
-    case_ids: Sequence[str],
-    lines: list[Line],
-    delta: Running,
-    *,
-    fresh: bool,
-) -> None:
-    """Swap the cases' stored lines for ``lines`` (case id, sum key, values), noting the
-    difference in ``delta``; ``fresh`` when nothing is stored yet."""
-    width = len(sums.key)
-    if not fresh:
-        columns = [getattr(sums.items, c) for c in (*sums.key, *sums.values)]
-        stored = select(*columns).where(sums.items.case_id.in_(case_ids))
-        for row in session.execute(stored):
-            _add(delta, tuple(row[:width]), row[width:], -1)
-        session.execute(delete(sums.items).where(sums.items.case_id.in_(case_ids)))
-    for line in lines:
-        _add(delta, line[1 : 1 + width], line[1 + width :], +1)
-    _insert_many(session, sums.items, ("case_id", *sums.key, *sums.values), lines)
-
-
-def _insert_many(
-    session: Session, table: type[Any], columns: Sequence[str], rows: list[Line]
+def insert_many(
+    session: Session, table: type[Any], columns: Sequence[str], rows: list[Any]
 ) -> None:
     """Plain text and integer rows, inserted by the driver's own executemany: SQLAlchemy's
     per-row parameter handling costs more than SQLite's insert (bench/scorecards.py)."""
@@ -94,24 +60,23 @@ def _insert_many(
         connection.exec_driver_sql(sql, rows)
 
 
-def add_to_sums(session: Session, sums: Sums, delta: Running) -> set[str]:
-    """Add ``delta`` to the stored sums; returns the months that changed. A month's sums
-    are few (units x metrics), so the changed months are read and written whole."""
+def add_to_sums(session: Session, sums: Sums, delta: Delta) -> set[str]:
+    """Add ``delta`` to the stored sums; returns the months that changed."""
     changed = {key: values for key, values in delta.items() if any(values)}
     months = {key[0] for key in changed}
     if not months:
         return months
     width = len(sums.key)
-    columns = [getattr(sums.sums, c) for c in (*sums.key, *sums.values)]
-    current = {
+    columns = [getattr(sums.table, c) for c in (*sums.key, *sums.values)]
+    current: Delta = {
         tuple(row[:width]): list(row[width:])
-        for row in session.execute(select(*columns).where(sums.sums.month.in_(months)))
+        for row in session.execute(select(*columns).where(sums.table.month.in_(months)))
     }
     for key, values in changed.items():
-        _add(current, key, values, +1)
-    session.execute(delete(sums.sums).where(sums.sums.month.in_(months)))
+        add(current, key, values, +1)
+    session.execute(delete(sums.table).where(sums.table.month.in_(months)))
     rows = [(*key, *values) for key, values in current.items() if any(values)]
-    _insert_many(session, sums.sums, (*sums.key, *sums.values), rows)
+    insert_many(session, sums.table, (*sums.key, *sums.values), rows)
     return months
 
 

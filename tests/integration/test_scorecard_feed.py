@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from consumers.models import PenaltyTotalsRow, ScorecardRow
 from consumers.scorecard_feed import Closed, close_months
-from consumers.scorecards import read_model
+from consumers.scorecards import facts
 from consumers.scorecards.state import ConcurrentClose
 from consumers.scorecards.writer import latest_revision
 from streams.ledger.totals import DecidedCase, Totals, monthly_totals
@@ -191,7 +191,7 @@ def test_a_close_that_overlaps_another_keeps_nothing(
     write(engine, snapshot("A", CaseFacts("430203", "430203-01", march, filed_at=march), 1))
     close(engine)
     write(engine, snapshot("B", CaseFacts("430202", "430202-00", march + timedelta(days=2)), 1))
-    receipts = read_model._receipts
+    receipts = facts.receipts
     other: list[list[Closed]] = []
 
     def meanwhile(session: Session, case_ids: list[str]) -> Any:
@@ -200,7 +200,7 @@ def test_a_close_that_overlaps_another_keeps_nothing(
             other[0] = close(engine)
         return receipts(session, case_ids)
 
-    monkeypatch.setattr(read_model, "_receipts", meanwhile)
+    monkeypatch.setattr(facts, "receipts", meanwhile)
     with pytest.raises(ConcurrentClose):
         close(engine)
     monkeypatch.undo()

@@ -14,12 +14,13 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from consumers.models import CaseRow, PenaltyItemRow, ScoringItemRow
+from consumers.models import CaseRow, PenaltyFlowRow, ScoredCaseRow
 from consumers.scorecard_feed import close_months, closed_months, watermark
-from consumers.scorecards import read_model, state
+from consumers.scorecards import facts, read_model, state, sums
 from consumers.scorecards.writer import latest_revision
 from consumers.store import open_store
 from streams.ledger.rules import Receipt
+from streams.ledger.totals import DecidedCase, unit_flows
 from streams.organisation import default_organisation_path, load_organisation
 from streams.scorecards.closing import month_cards
 from streams.scorecards.rubric import Rubric, load_rubric
@@ -61,10 +62,11 @@ def take_in(engine: Engine, rubric: Rubric = RUBRIC) -> read_model.Changes:
         return read_model.take_in(session, rubric)
 
 
-def items_of(engine: Engine, case_id: str) -> dict[str, tuple[str, int, int]]:
+def kept(engine: Engine, case_id: str) -> CaseFacts | None:
+    """The case's facts as the feed last took it in."""
     with Session(engine) as session:
-        rows = session.scalars(select(ScoringItemRow).where(ScoringItemRow.case_id == case_id))
-        return {r.metric: (r.month, r.due, r.on_time) for r in rows}
+        taken = facts.stored(session, [case_id]).get(case_id)
+        return taken.facts if taken is not None else None
 
 
 def test_only_the_cases_written_since_the_last_look_are_read(engine: Engine) -> None:
@@ -75,7 +77,7 @@ def test_only_the_cases_written_since_the_last_look_are_read(engine: Engine) -> 
     assert take_in(engine).cases == 0
     write(engine, snapshot("C0", decided(0), 1), snapshot("C1", decided(5), 2))
     assert take_in(engine).cases == 1
-    assert items_of(engine, "C1")["filing_timeliness"] == ("2022-03", 1, 1)
+    assert kept(engine, "C1") == decided(5)
 
 
 def test_sqlite_finds_the_unscored_rows_through_the_partial_index(tmp_path: Path) -> None:
@@ -95,7 +97,7 @@ def test_a_case_written_while_it_is_taken_in_stays_unscored(
     """The sink writes a newer version of the case after the feed read it and before it
     marked it scored: the row stays unscored, and the next take-in reads the new facts."""
     write(engine, snapshot("C0", decided(0), 1))
-    receipts = read_model._receipts
+    receipts = facts.receipts
     landed: list[bool] = []
 
     def meanwhile(session: Session, case_ids: list[str]) -> Any:
@@ -104,25 +106,31 @@ def test_a_case_written_while_it_is_taken_in_stays_unscored(
             landed.append(True)
         return receipts(session, case_ids)
 
-    monkeypatch.setattr(read_model, "_receipts", meanwhile)
+    monkeypatch.setattr(facts, "receipts", meanwhile)
     assert take_in(engine).cases == 1
-    assert items_of(engine, "C0")["filing_timeliness"][0] == "2022-03"
     monkeypatch.undo()
     assert take_in(engine).cases == 1
-    assert items_of(engine, "C0")["filing_timeliness"][0] == "2022-04"  # opened 21 March
+    assert kept(engine, "C0") == decided(20)
     assert take_in(engine).cases == 0
 
 
 def test_an_absorbed_case_contributes_nothing(engine: Engine) -> None:
-    """Once the case is written as MERGED its items and penalty flows are gone."""
-    write(engine, snapshot("C0", decided(0), 1), snapshot("C1", decided(1), 1))
+    """Once a case is written as MERGED its facts are no longer kept and the sums are
+    those of the other case alone."""
+    write(engine, snapshot("C0", decided(0), 1), snapshot("C1", decided(1, "430202-00"), 1))
     take_in(engine)
     write(engine, snapshot("C1", None, 2))
     take_in(engine)
+    alone = decided(0)
     with Session(engine) as session:
-        for table in (ScoringItemRow, PenaltyItemRow):
-            cases = set(session.scalars(select(table.case_id)))
-            assert cases == {"C0"}
+        assert set(session.scalars(select(ScoredCaseRow.case_id))) == {"C0"}
+        for month in ("2022-03", "2022-04", "2022-05", "2022-06"):
+            items = pool(i for i in case_items(alone, RUBRIC) if i.month == month)
+            assert sums.month_tallies(session, month) == items
+        case = DecidedCase(
+            "430203", "430203-01", "HOUSING", alone.decided_at, 50_000, alone.receipts
+        )  # type: ignore[arg-type]
+        assert sums.flows_through(session, "2022-12") == unit_flows([case])
 
 
 def test_a_new_rubric_scores_every_case_again_and_leaves_the_penalty_flows(engine: Engine) -> None:
@@ -138,7 +146,7 @@ def test_a_new_rubric_scores_every_case_again_and_leaves_the_penalty_flows(engin
     )
     with Session(engine) as session, session.begin():
         close_months(session, ORG, RUBRIC, drained=True)
-        flows = sorted(tuple(r) for r in session.execute(select(PenaltyItemRow.__table__)))
+        flows = sorted(tuple(r) for r in session.execute(select(PenaltyFlowRow.__table__)))
     with Session(engine) as session, session.begin():
         close_months(session, ORG, strict, drained=True)
     facts = [decided(i) for i in range(4)]
@@ -147,7 +155,7 @@ def test_a_new_rubric_scores_every_case_again_and_leaves_the_penalty_flows(engin
         latest = latest_revision(session, "2022-03")
         assert latest is not None and latest.cards == month_cards("2022-03", items, strict, ORG)
         assert latest.number == 2
-        assert sorted(tuple(r) for r in session.execute(select(PenaltyItemRow.__table__))) == flows
+        assert sorted(tuple(r) for r in session.execute(select(PenaltyFlowRow.__table__))) == flows
 
 
 def test_the_watermark_is_the_latest_stored_instant_before_and_after_closing(
@@ -163,5 +171,5 @@ def test_the_watermark_is_the_latest_stored_instant_before_and_after_closing(
         close_months(session, ORG, RUBRIC, drained=True)
     with Session(engine) as session:
         assert watermark(session) == latest
-        assert session.scalar(select(func.count()).select_from(ScoringItemRow)) > 0
+        assert session.scalar(select(func.count()).select_from(ScoredCaseRow)) > 0
         assert closed_months(session, RUBRIC, drained=False) == []

@@ -7,9 +7,9 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from consumers.models import CaseRow, LedgerEntryRow, ScoredCaseRow
@@ -142,9 +142,10 @@ def store(session: Session, taken: dict[str, Taken]) -> None:
 
 def stored(session: Session, case_ids: Sequence[str] | None) -> dict[str, Taken]:
     """The facts kept for the cases, or for every case when None."""
-    query = select(*(getattr(ScoredCaseRow, c) for c in _SCORED))
+    table = cast(Table, ScoredCaseRow.__table__)  # Core columns: no ORM loading layer
+    query = select(*(table.c[c] for c in _SCORED))
     if case_ids is not None:
-        query = query.where(ScoredCaseRow.case_id.in_(case_ids))
+        query = query.where(table.c.case_id.in_(case_ids))
     found = {}
     # a year's cases are read at once on a new rubric: instants built inline, and
     # receipts parsed only where there are some

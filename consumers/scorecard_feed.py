@@ -10,6 +10,10 @@ from its sums (``streams.scorecards.closing.close_month``); cards that come out 
 from its latest revision become revision n+1, stored beside the old ones and sent to
 ``scorecards.monthly`` (``consumers.scorecards.writer``); never a silent change. Penalty
 totals are checked likewise from the month's flows on.
+
+A close is one transaction of the caller's. Two closes of one store at once cannot both
+keep what they did: the second to finish raises ``ConcurrentClose`` (run it again), and
+messages are sent only once a close is sure to be kept.
 """
 
 from __future__ import annotations
@@ -100,8 +104,9 @@ def close_months(
     rebuild: bool = False,
 ) -> list[Closed]:
     """Take in what changed, then store and send a new revision of every closed month
-    whose cards changed, and the penalty totals of every closed month whose totals did.
-    ``rebuild`` builds the read model again from every case first, as a new rubric does."""
+    whose cards changed, and the penalty totals of every closed month whose totals did;
+    the months that got a revision. ``clock`` stamps the revisions; ``rebuild`` builds
+    the read model again from every case first."""
     generation = state.get(session, state.GENERATION)
     _follow_configuration(session, org, rubric, rebuild=rebuild)
     changes = read_model.take_in(session, rubric)

@@ -43,7 +43,8 @@ class Changes:
 
 
 def take_in(session: Session, rubric: Rubric) -> Changes:
-    """Bring the read model up to date with the cases written since the last take-in."""
+    """Bring the read model up to date with the cases written since the last take-in,
+    under the rubric its sums were built with (the feed rescores first on a new one)."""
     return _take_in(session, rubric, everything=False)
 
 

@@ -18,7 +18,9 @@ from sqlalchemy import (
     LargeBinary,
     Numeric,
     String,
+    Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -79,6 +81,11 @@ class CaseRow(Base):
     outstanding_fen: Mapped[Fen]
     overpaid_fen: Mapped[Fen]
     snapshot: Mapped[dict[str, Any]]
+    # The sink adds 1 on every write of the row; the scorecard feed sets scored_version to
+    # the version it took in, so the rows where the two differ (ix_cases_unscored) are the
+    # cases that changed since the feed last looked. A new row is unscored either way.
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    scored_version: Mapped[int] = mapped_column(BigInteger, default=-1, server_default=text("-1"))
 
 
 class ReferralRow(Base):
@@ -166,4 +173,89 @@ class PenaltyTotalsRow(Base):
     overpaid_fen: Mapped[Fen]
 
 
+MaybeMicros = Annotated[int | None, mapped_column(BigInteger, nullable=True)]
+
+
+class ScoredCaseRow(Base):
+    """A live case's facts as the scorecard feed last took it in: what it adds to the sums
+    below under the rubric of the day, and what a change of the case takes out of them.
+    Instants are microseconds since 1970-01-01 UTC: written and read in bulk, unparsed."""
+
+    __tablename__ = "scored_cases"
+
+    case_id: Mapped[Code] = mapped_column(primary_key=True)
+    district_code: Mapped[Code]
+    squad_code: Mapped[Code]
+    agency: Mapped[Code]
+    opened_us: Mapped[int] = mapped_column(BigInteger)
+    filed_us: Mapped[MaybeMicros]
+    rejected_us: Mapped[MaybeMicros]
+    decided_us: Mapped[MaybeMicros]
+    feedback_us: Mapped[MaybeMicros]
+    legal_reviewed_us: Mapped[MaybeMicros]
+    decided_fen: Mapped[Fen]
+    major: Mapped[bool]
+    # JSON [[receipt_no, paid_us, amount_fen], ...], or "" when there is none
+    receipts: Mapped[str] = mapped_column(Text)
+
+
+class ScoringTallyRow(Base):
+    """The sum of the scored cases' items due in a month, by district, squad and metric
+    (collection counts fen)."""
+
+    __tablename__ = "scoring_tallies"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    district_code: Mapped[Code] = mapped_column(primary_key=True)
+    squad_code: Mapped[Code] = mapped_column(primary_key=True)
+    metric: Mapped[Code] = mapped_column(primary_key=True)
+    due: Mapped[Fen]
+    on_time: Mapped[Fen]
+
+
+class PenaltyFlowRow(Base):
+    """The sum of the scored cases' flows in a month, by district, squad and source agency
+    (streams.ledger.totals.Flow)."""
+
+    __tablename__ = "penalty_flows"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    district_code: Mapped[Code] = mapped_column(primary_key=True)
+    squad_code: Mapped[Code] = mapped_column(primary_key=True)
+    agency: Mapped[Code] = mapped_column(primary_key=True)
+    decided_fen: Mapped[Fen]
+    collected_fen: Mapped[Fen]
+    outstanding_change_fen: Mapped[Fen]
+    overpaid_change_fen: Mapped[Fen]
+    decisions: Mapped[int] = mapped_column(BigInteger, default=0)
+    receipts: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class MonthCheckRow(Base):
+    """Whether a month's cards and penalty totals are up to date with the tallies and
+    flows; a month without a row has never been checked."""
+
+    __tablename__ = "month_checks"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    cards_checked: Mapped[bool]
+    penalties_checked: Mapped[bool]
+
+
+class FeedStateRow(Base):
+    """The scorecard feed's running values: watermark, first referral, rubric and
+    organisation digests."""
+
+    __tablename__ = "feed_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
 Index("ix_cases_district_opened", CaseRow.district_code, CaseRow.opened_at)
+Index(
+    "ix_cases_unscored",
+    CaseRow.case_id,
+    sqlite_where=CaseRow.version != CaseRow.scored_version,
+    postgresql_where=CaseRow.version != CaseRow.scored_version,
+)

@@ -1,44 +1,63 @@
-"""The scorecard feed: closes months and publishes their scorecards, from the store.
+"""The scorecard feed: closes months and publishes their scorecards and penalty totals,
+from the store.
 
-A month is closed once the event-time watermark (the latest instant any stored event
-carries) passes its end plus the rubric's grace period, or, in a batch run, once the
-input is drained (every month up to the watermark's). A closed month whose scorecards
-come out different from its latest revision gets revision n+1: stored beside the old
-ones in SQL and sent to ``scorecards.monthly``; never a silent change.
+Each close first brings the read model (``consumers.scorecards.read_model``) up to date
+with the cases written since the last one, so its cost follows what changed, not the
+history. A month is closed once the event-time watermark passes its end plus the rubric's
+grace period, or, in a batch run, once the input is drained (every month up to the
+watermark's). A closed month whose items changed since it was last checked is scored again
+from its sums (``streams.scorecards.closing.close_month``); cards that come out different
+from its latest revision become revision n+1, stored beside the old ones and sent to
+``scorecards.monthly`` (``consumers.scorecards.writer``); never a silent change. Penalty
+totals are checked likewise from the month's flows on.
+
+A close is one transaction of the caller's. Two closes of one store at once cannot both
+keep what they did: the second to finish raises ``ConcurrentClose`` (run it again), and
+messages are sent only once a close is sure to be kept.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from consumers.models import (
-    CaseRow,
-    LedgerEntryRow,
-    PenaltyTotalsRow,
-    ReferralRow,
-    ScorecardRow,
+from consumers.models import MonthCheckRow
+from consumers.scorecards import read_model, state, sums
+from consumers.scorecards.state import watermark
+from consumers.scorecards.writer import (
+    Producer,
+    card_document,
+    latest_revision,
+    latest_scorecards,
+    replace_totals,
+    row_document,
+    send,
+    store_revision,
 )
-from schemas.codec import default_store
-from streams import topics
-from streams.events import SHANGHAI
-from streams.ledger.rules import Receipt
-from streams.ledger.totals import DecidedCase, Totals, monthly_totals
+from streams.ledger.totals import totals_of_flows
+from streams.logging import get_logger
 from streams.organisation import Organisation
+from streams.scorecards import closing
+from streams.scorecards.closing import close_month, unit_name, units
 from streams.scorecards.rubric import Rubric
-from streams.scorecards.scoring import CaseFacts, Scorecard, month_of, scorecards
 
+__all__ = [
+    "Closed",
+    "card_document",
+    "close_months",
+    "closed_months",
+    "latest_scorecards",
+    "row_document",
+    "unit_name",
+    "units",
+    "watermark",
+]
 
-class Producer(Protocol):
-    def send(self, topic: str, key: bytes, value: bytes) -> Any: ...
-    def flush(self) -> None: ...
+log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,133 +66,31 @@ class Closed:
     revision: int
 
 
-def _instant(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def case_facts(session: Session) -> list[CaseFacts]:
-    """Every live case as the scoring function wants it."""
-    facts = []
-    for row in session.scalars(select(CaseRow).where(CaseRow.state != "MERGED")):
-        snap = row.snapshot
-        decision = snap.get("decision") or {}
-        facts.append(
-            CaseFacts(
-                district_code=row.district_code or "",
-                squad_code=row.squad_code or "",
-                opened_at=_instant(snap["opened_at"]) or datetime.min.replace(tzinfo=UTC),
-                filed_at=_instant(snap["filed_at"]),
-                rejected_at=_instant(snap["rejected_at"]),
-                decided_at=_instant(snap["decided_at"]),
-                decided_fen=row.decided_fen,
-                major=bool(decision.get("major")),
-                legal_reviewed_at=_instant(decision.get("legal_reviewed_at")),
-                feedback_at=_instant(snap["feedback_at"]),
-                receipts=tuple(
-                    Receipt(p["receipt_no"], datetime.fromisoformat(p["paid_at"]), p["amount_fen"])
-                    for p in snap["payments"]
-                ),
-            )
-        )
-    return facts
-
-
-def watermark(session: Session) -> datetime | None:
-    """The latest instant any stored event carries."""
-    candidates = [
-        session.scalar(select(func.max(ReferralRow.referred_at))),
-        session.scalar(select(func.max(LedgerEntryRow.at))),
-        *session.execute(
-            select(
-                func.max(CaseRow.filed_at),
-                func.max(CaseRow.rejected_at),
-                func.max(CaseRow.decided_at),
-                func.max(CaseRow.feedback_at),
-                func.max(CaseRow.closed_at),
-            )
-        ).one(),
-    ]
-    present = [c for c in candidates if c is not None]
-    return max(present) if present else None
-
-
-def _months(first: datetime, last: datetime) -> Iterator[str]:
-    year, month = (int(x) for x in month_of(first).split("-"))
-    end = month_of(last)
-    while True:
-        current = f"{year:04d}-{month:02d}"
-        yield current
-        if current >= end:
-            return
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-
-
-def _month_end(month: str) -> datetime:
-    year, number = (int(x) for x in month.split("-"))
-    year, number = (year + 1, 1) if number == 12 else (year, number + 1)
-    return datetime(year, number, 1, tzinfo=SHANGHAI)
-
-
 def closed_months(session: Session, rubric: Rubric, *, drained: bool) -> list[str]:
-    mark = watermark(session)
-    first = session.scalar(select(func.min(ReferralRow.referred_at)))
-    if mark is None or first is None:
-        return []
-    grace: timedelta = rubric.grace
-    return [
-        month
-        for month in _months(first, mark)
-        if (drained and month <= month_of(mark)) or _month_end(month) + grace <= mark
-    ]
+    """The closed months, oldest first, by the store's watermark."""
+    first, mark = state.first_referral(session), state.watermark(session)
+    return closing.closed_months(first, mark, rubric.grace, drained=drained)
 
 
-def units(org: Organisation) -> dict[str, list[tuple[str, str | None]]]:
-    return {
-        "city": [(org.city.code, None)],
-        "district": [(code, org.city.code) for code in org.districts],
-        "squad": [(s.code, s.district_code) for s in org.squads.values()],
-    }
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
-def unit_name(org: Organisation, level: str, code: str) -> str:
-    if level == "city":
-        return org.city.name
-    if level == "district":
-        return org.districts[code].name
-    return org.squads[code].name
-
-
-def card_document(card: Scorecard, org: Organisation, revision: int) -> dict[str, Any]:
-    """A scorecard as CONTRACT.md's ``scorecard --format json`` object."""
-    return {
-        "month": card.month,
-        "level": card.level,
-        "unit_code": card.unit_code,
-        "unit_name": unit_name(org, card.level, card.unit_code),
-        "parent_code": card.parent_code,
-        "score": float(card.score) if card.score is not None else None,
-        "grade": card.grade,
-        "rank": card.rank,
-        "revision": revision,
-        "metrics": {
-            name: {
-                "due": tally.due,
-                "on_time": tally.on_time,
-                "rate": float(tally.rate) if tally.rate is not None else None,
-            }
-            for name, tally in card.metrics.items()
-        },
-    }
-
-
-def _comparable(documents: list[dict[str, Any]]) -> str:
-    return json.dumps(
-        sorted(
-            ({k: v for k, v in d.items() if k != "revision"} for d in documents),
-            key=lambda d: (d["level"], d["unit_code"]),
-        ),
-        sort_keys=True,
-    )
+def _follow_configuration(
+    session: Session, org: Organisation, rubric: Rubric, *, rebuild: bool
+) -> None:
+    """A new rubric scores every case's items again; a new organisation (units, names)
+    has every closed month's cards checked again. The first close, or ``rebuild``, builds
+    the whole read model from every case."""
+    built_with = state.get(session, state.RUBRIC)
+    if rebuild or built_with is None:
+        read_model.rebuild(session, rubric)
+    elif built_with != state.digest(rubric):
+        read_model.rescore(session, rubric)
+    state.put(session, state.RUBRIC, state.digest(rubric))
+    if state.get(session, state.ORGANISATION) != state.digest(org):
+        session.execute(delete(MonthCheckRow))
+        state.put(session, state.ORGANISATION, state.digest(org))
 
 
 def close_months(
@@ -183,147 +100,42 @@ def close_months(
     *,
     drained: bool,
     producer: Producer | None = None,
+    clock: Callable[[], datetime] = _utc_now,
+    rebuild: bool = False,
 ) -> list[Closed]:
-    """Score every closed month; store and send a new revision where anything changed."""
-    facts = case_facts(session)
-    store = default_store()
-    closed = []
-    now = datetime.now(UTC)
+    """Take in what changed, then store and send a new revision of every closed month
+    whose cards changed, and the penalty totals of every closed month whose totals did;
+    the months that got a revision. ``clock`` stamps the revisions; ``rebuild`` builds
+    the read model again from every case first."""
+    generation = state.get(session, state.GENERATION)
+    _follow_configuration(session, org, rubric, rebuild=rebuild)
+    changes = read_model.take_in(session, rubric)
     months = closed_months(session, rubric, drained=drained)
+    checks = {row.month: row for row in session.scalars(select(MonthCheckRow))}
+    now = clock()
+    closed, messages = [], []
     for month in months:
-        cards = scorecards(facts, month, rubric, units(org))
-        latest = session.scalar(
-            select(func.max(ScorecardRow.revision)).where(ScorecardRow.month == month)
-        )
-        documents = [card_document(card, org, (latest or 0) + 1) for card in cards]
-        if latest is not None:
-            stored = session.scalars(
-                select(ScorecardRow).where(
-                    ScorecardRow.month == month, ScorecardRow.revision == latest
-                )
-            ).all()
-            if _comparable([row_document(row) for row in stored]) == _comparable(documents):
-                continue
-        for document in documents:
-            session.add(
-                ScorecardRow(
-                    month=month,
-                    level=document["level"],
-                    unit_code=document["unit_code"],
-                    revision=document["revision"],
-                    unit_name=document["unit_name"],
-                    parent_code=document["parent_code"],
-                    score=None if document["score"] is None else _decimal(document["score"]),
-                    grade=document["grade"],
-                    rank=document["rank"],
-                    metrics=document["metrics"],
-                    closed_at=now,
-                )
-            )
-            if producer is not None:
-                producer.send(
-                    topics.SCORECARDS,
-                    key=f"{month}|{document['level']}|{document['unit_code']}".encode(),
-                    value=store.encode("MonthlyScorecard", _avro(document)),
-                )
-        closed.append(Closed(month, documents[0]["revision"]))
-    _close_penalties(session, months, store, producer)
-    if producer is not None:
-        producer.flush()
-    return closed
-
-
-def decided_cases(session: Session) -> list[DecidedCase]:
-    return [
-        DecidedCase(
-            district_code=row.district_code or "",
-            squad_code=row.squad_code or "",
-            agency=row.agency or "",
-            decided_at=row.decided_at,
-            decided_fen=row.decided_fen,
-            receipts=tuple(
-                Receipt(p["receipt_no"], datetime.fromisoformat(p["paid_at"]), p["amount_fen"])
-                for p in row.snapshot["payments"]
-            ),
-        )
-        for row in session.scalars(
-            select(CaseRow).where(CaseRow.state != "MERGED", CaseRow.decided_at.is_not(None))
-        )
-        if row.decided_at is not None
-    ]
-
-
-def _close_penalties(
-    session: Session, months: list[str], store: Any, producer: Producer | None
-) -> None:
-    """Store each closed month's penalty totals, sending the months that changed."""
-    totals = monthly_totals(decided_cases(session), months)
-    for month in months:
-        rows = {k[1:]: v for k, v in totals.items() if k[0] == month}
-        stored = {
-            (r.district_code, r.squad_code, r.agency): Totals(
-                r.decided_fen, r.collected_fen, r.outstanding_fen, r.overpaid_fen
-            )
-            for r in session.scalars(
-                select(PenaltyTotalsRow).where(PenaltyTotalsRow.month == month)
-            )
-        }
-        if stored == rows:
+        check = checks.get(month)
+        if check is not None and check.cards_checked:
             continue
-        session.execute(delete(PenaltyTotalsRow).where(PenaltyTotalsRow.month == month))
-        for (district, squad, agency), row in sorted(rows.items()):
-            values = dict(
-                month=month, district_code=district, squad_code=squad, agency=agency, **asdict(row)
-            )
-            session.add(PenaltyTotalsRow(**values))
-            if producer is not None:
-                producer.send(
-                    topics.PENALTIES,
-                    key=f"{month}|{district}|{squad}|{agency}".encode(),
-                    value=store.encode("PenaltyTotals", values),
-                )
-
-
-def _decimal(score: float) -> Decimal:
-    return Decimal(f"{score:.2f}")
-
-
-def _avro(document: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **{k: v for k, v in document.items() if k != "metrics"},
-        "score": None if document["score"] is None else f"{document['score']:.2f}",
-        "metrics": [{"metric": name, **tally} for name, tally in document["metrics"].items()],
-    }
-
-
-def row_document(row: ScorecardRow) -> dict[str, Any]:
-    return {
-        "month": row.month,
-        "level": row.level,
-        "unit_code": row.unit_code,
-        "unit_name": row.unit_name,
-        "parent_code": row.parent_code,
-        "score": float(row.score) if row.score is not None else None,
-        "grade": row.grade,
-        "rank": row.rank,
-        "revision": row.revision,
-        "metrics": row.metrics,
-    }
-
-
-def latest_scorecards(session: Session, month: str, level: str) -> list[dict[str, Any]]:
-    """The latest revision of a month's scorecards at one level, best first."""
-    latest = session.scalar(
-        select(func.max(ScorecardRow.revision)).where(ScorecardRow.month == month)
-    )
-    if latest is None:
-        return []
-    rows = session.scalars(
-        select(ScorecardRow).where(
-            ScorecardRow.month == month,
-            ScorecardRow.level == level,
-            ScorecardRow.revision == latest,
-        )
-    ).all()
-    documents = [row_document(row) for row in rows]
-    return sorted(documents, key=lambda d: (d["rank"] is None, d["rank"] or 0, d["unit_code"]))
+        tallies = sums.month_tallies(session, month)
+        latest = latest_revision(session, month)
+        revision = close_month(month, tallies, latest, rubric=rubric, org=org, now=now)
+        if revision is not None:
+            messages += store_revision(session, revision)
+            closed.append(Closed(month, revision.number))
+    unchecked = [m for m in months if m not in checks or not checks[m].penalties_checked]
+    if unchecked:
+        totals = totals_of_flows(sums.flows_through(session, unchecked[-1]), unchecked)
+        for month in unchecked:
+            mine = {key[1:]: row for key, row in totals.items() if key[0] == month}
+            messages += replace_totals(session, month, mine)
+    for month in months:
+        if month in checks:
+            checks[month].cards_checked = checks[month].penalties_checked = True
+        else:
+            session.add(MonthCheckRow(month=month, cards_checked=True, penalties_checked=True))
+    state.advance(session, generation)
+    send(producer, messages)
+    log.debug("months_closed", cases=changes.cases, months=len(months), revisions=len(closed))
+    return closed

@@ -89,6 +89,8 @@ def _write_case(session: Session, snap: Mapping[str, Any]) -> None:
     row.tier = decision["tier"] if decision else None
     row.legal_reviewed_at = decision["legal_reviewed_at"] if decision else None
     row.snapshot = json.loads(json.dumps(snap, default=_jsonable, ensure_ascii=False))
+    if session.is_modified(row):  # tells the scorecard feed the case changed
+        row.version = (row.version or 0) + 1
     session.add(row)
     session.execute(delete(LedgerEntryRow).where(LedgerEntryRow.case_id == case_id))
     if decision is not None:

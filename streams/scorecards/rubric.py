@@ -11,6 +11,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,12 @@ class Rubric:
     merge_window: timedelta
     grace: timedelta
 
+    @cached_property
+    def _by_name(self) -> dict[str, Metric]:
+        return {m.name: m for m in self.metrics}
+
     def metric(self, name: str) -> Metric:
-        return next(m for m in self.metrics if m.name == name)
+        return self._by_name[name]
 
     def grade(self, score: Decimal) -> str:
         for lowest, grade in self.grades:

@@ -19,31 +19,22 @@ from sqlalchemy.orm import Session
 
 from consumers.models import CaseRow, PenaltyTotalsRow, ScorecardRow
 from consumers.scorecard_feed import latest_scorecards
+from consumers.scorecards.facts import of_case_row
 from streams.ledger.rules import Receipt
 from streams.scorecards.rubric import Rubric
-from streams.scorecards.scoring import CaseFacts, items, month_of
+from streams.scorecards.scoring import CaseFacts, deadlines, month_of
 
 EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 def facts_of(row: CaseRow) -> CaseFacts:
-    """What scoring needs of one stored case."""
-    return CaseFacts(
-        district_code=row.district_code or "",
-        squad_code=row.squad_code or "",
-        opened_at=row.opened_at or EPOCH,
-        filed_at=row.filed_at,
-        rejected_at=row.rejected_at,
-        decided_at=row.decided_at,
-        decided_fen=row.decided_fen,
-        major=bool(row.major),
-        legal_reviewed_at=row.legal_reviewed_at,
-        feedback_at=row.feedback_at,
-        receipts=tuple(
-            Receipt(p["receipt_no"], datetime.fromisoformat(p["paid_at"]), p["amount_fen"])
-            for p in row.snapshot.get("payments") or ()
-        ),
+    """What scoring needs of one stored case (the feed's reading, its receipts from the
+    snapshot)."""
+    paid = tuple(
+        Receipt(p["receipt_no"], datetime.fromisoformat(p["paid_at"]), p["amount_fen"])
+        for p in row.snapshot.get("payments") or ()
     )
+    return of_case_row(row, paid).facts
 
 
 def _done_at(metric: str, case: CaseFacts) -> datetime | None:
@@ -111,7 +102,7 @@ def shortfalls(
         if not _owned(row, level, code):
             continue
         case = facts_of(row)
-        for metric, deadline, due, on_time in items(case, rubric):
+        for metric, deadline, due, on_time in deadlines(case, rubric):
             if month_of(deadline) == month and on_time < due:
                 found.append(
                     Shortfall(
@@ -132,7 +123,7 @@ def shortfalls(
 def overdue_items(case: CaseFacts, rubric: Rubric, as_of: datetime) -> list[str]:
     """The metrics whose item is past its deadline at ``as_of`` and still not done."""
     late = []
-    for metric, deadline, due, on_time in items(case, rubric):
+    for metric, deadline, due, on_time in deadlines(case, rubric):
         if deadline >= as_of or on_time >= due:
             continue
         unpaid = metric == "collection" and sum(r.amount_fen for r in case.receipts) < due

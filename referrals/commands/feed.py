@@ -63,14 +63,16 @@ def run_feed(ctx: Context, every: float, port: int | None) -> None:
     from consumers.cluster import ensure_topics
     from consumers.health import broker_check
     from consumers.scorecard_feed import close_months
+    from consumers.scorecards.state import ConcurrentClose
     from runtime.embedded import broker_for
-    from streams.logging import configure
+    from streams.logging import configure, get_logger
     from streams.monitoring import metrics
     from streams.monitoring.probes import Heartbeat, start_probes
     from streams.settings import kafka_security
     from web.circular import LEVELS
 
     configure(ctx.settings.log_format, ctx.settings.log_level)
+    log = get_logger("referrals.feed")
     heartbeat = Heartbeat()
     with broker_for(ctx.settings) as (bootstrap, _), ctx.session() as session:
         # a turn takes a look at the store and a sleep: three missed turns is a stuck loop
@@ -81,10 +83,14 @@ def run_feed(ctx: Context, every: float, port: int | None) -> None:
         try:
             with contextlib.suppress(KeyboardInterrupt):
                 while True:
-                    with session.begin():
-                        closed = close_months(
-                            session, ctx.org, ctx.rubric, drained=False, producer=producer
-                        )
+                    try:
+                        with session.begin():
+                            closed = close_months(
+                                session, ctx.org, ctx.rubric, drained=False, producer=producer
+                            )
+                    except ConcurrentClose as e:  # another feed closed first: next turn
+                        log.warning("feed_close_overlapped", error=str(e))
+                        closed = []
                     for month in closed:
                         for level in LEVELS:
                             metrics.scorecard_revision(month.month, level, month.revision)

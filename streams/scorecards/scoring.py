@@ -86,7 +86,7 @@ class Item(NamedTuple):
     on_time: int
 
 
-def _deadlines(case: CaseFacts, rubric: Rubric) -> Iterator[tuple[str, datetime, int, int]]:
+def deadlines(case: CaseFacts, rubric: Rubric) -> Iterator[tuple[str, datetime, int, int]]:
     """(metric, deadline, due, on time) for every item the case has."""
     deadline = case.opened_at + rubric.metric("filing_timeliness").deadline
     yield (
@@ -115,7 +115,7 @@ def case_items(case: CaseFacts, rubric: Rubric) -> list[Item]:
     """Every item the case has, at most one per metric, in its deadline's month."""
     return [
         Item(month_of(deadline), case.district_code, case.squad_code, metric, due, on_time)
-        for metric, deadline, due, on_time in _deadlines(case, rubric)
+        for metric, deadline, due, on_time in deadlines(case, rubric)
     ]
 
 

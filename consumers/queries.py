@@ -43,7 +43,7 @@ def find_case(session: Session, reference: str) -> CaseRow:
 
 
 def case_document(case: CaseRow) -> dict[str, Any]:
-    """The case as CONTRACT.md's ``case --format json`` object."""
+    """The case as ``case --format json`` object of docs/contract.md."""
     snapshot = case.snapshot
     return {
         "case_id": case.case_id,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,23 +19,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from consumers.presentation import local_time, yuan
 from runtime.batch import Reporter, Summary
 from streams.cases.snapshots import INSTANTS
-from streams.events import SHANGHAI
-
-
-def local_time(instant: str) -> str:
-    """An instant as the bureau reads it: Asia/Shanghai wall time."""
-    return datetime.fromisoformat(instant).astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-
-
-def yuan(fen: int | None) -> str:
-    """Fen as yuan for print: integer arithmetic, never a float."""
-    if fen is None:
-        return "—"
-    sign = "-" if fen < 0 else ""
-    whole, cents = divmod(abs(fen), 100)
-    return f"{sign}{whole:,}.{cents:02d}"
 
 
 class ProgressReporter(Reporter):

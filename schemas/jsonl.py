@@ -1,4 +1,4 @@
-"""The JSONL batch input format (CONTRACT.md, "Batch input: JSONL") to and from Avro records.
+"""The JSONL batch input format (docs/contract.md, "Batch input: JSONL") to and from Avro records.
 
 Conversion is driven by the Avro schemas, so a field added to an .avsc is accepted here
 without code changes. JSON differs from Avro in three places only: a `kind` field names the

@@ -1,6 +1,6 @@
 """The events the domain rules work on, parsed from their JSON form.
 
-Agents carry records between topics in the JSONL shape of CONTRACT.md (``kind`` plus the
+Agents carry records between topics in the JSONL shape of docs/contract.md (``kind`` plus the
 event's fields, ISO timestamps); the rules parse them here into frozen dataclasses so
 that no rule touches Kafka, Avro or raw dicts.
 """
@@ -18,7 +18,7 @@ import msgspec
 
 from streams.errors import SchemaViolation
 
-# Months, days and years are counted here (DOMAIN.md: "Time, money, identity").
+# Months, days and years are counted here (docs/rules.md: "Time, money, identity").
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 LifecycleKind = Literal[

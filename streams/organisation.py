@@ -1,6 +1,6 @@
 """The organisation cases are routed to: city -> districts -> squads -> streets.
 
-The organisation is a file the user edits (format in CONTRACT.md), so it is checked in full
+The organisation is a file the user edits (format in docs/contract.md), so it is checked in full
 when loaded and every problem names the file and the item at fault: nothing downstream has
 to cope with a half-valid organisation. A direct squad (直属中队) may also cover streets.
 """

@@ -1,4 +1,4 @@
-"""The knobs of the domain rules, with the defaults of DOMAIN.md."""
+"""The knobs of the domain rules, with the defaults of docs/rules.md."""
 
 from __future__ import annotations
 

@@ -12,9 +12,9 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from consumers import letter_views, views
+from consumers.presentation import local_time, yuan
 from consumers.queries import case_document, find_case, penalties_by_district
 from consumers.scorecard_feed import latest_scorecards, unit_name, watermark
-from referrals.display import local_time, yuan
 from streams.errors import NotFound
 from web import api, charts
 from web.app import ServicesDep, SessionDep

@@ -52,7 +52,7 @@ def _collected(cases: Iterable[CaseFacts], year: int) -> int:
 def annual_report(
     year: int, referrals: Iterable[ReferralFacts], cases: Iterable[CaseFacts]
 ) -> dict[str, Any]:
-    """The report of CONTRACT.md's ``report --format json``."""
+    """The report of ``report --format json`` (docs/contract.md)."""
     received = [r for r in referrals if _year(r.referred_at) == year]
     cases = list(cases)
     filed = [c for c in cases if _year(c.filed_at) == year]

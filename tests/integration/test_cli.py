@@ -1,4 +1,4 @@
-"""The ``referrals`` command as users and scripts see it (CONTRACT.md), through the installed
+"""The ``referrals`` command as users and scripts see it (docs/contract.md), through the installed
 console script in child processes: outputs, exit codes, defaults and the one-line errors.
 
 Each embedded ``run`` takes about ten seconds, so the file runs the sample twice: once into

@@ -589,7 +589,7 @@ def _incidents(draw: st.DrawFn) -> tuple[list[list[Ref]], list[str], list[Any]]:
     """Referrals of one incident on random days (0-100) from random agencies; each case
     either filed, or rejected the day it opens and maybe closed 1-40 days later, the
     events naming a random referral of the case; in a random arrival order. Returns the
-    cases and states DOMAIN.md's rule gives, and the arrival order."""
+    cases and states the rule of docs/rules.md gives, and the arrival order."""
     days = draw(st.lists(st.integers(0, 100), min_size=1, max_size=7))
     agencies = draw(st.lists(st.sampled_from(sorted(_BUILDERS)), min_size=7, max_size=7))
     refs = [(day, agencies[n], f"X{n}") for n, day in enumerate(days)]
@@ -634,7 +634,7 @@ def test_cases_follow_the_rule_whatever_the_arrival_order(
     incident: tuple[list[list[Ref]], list[str], list[Any]],
 ) -> None:
     """Any referrals of one incident, arriving in any order with each case's lifecycle:
-    the live cases are those of DOMAIN.md's rule taken in event time, in the expected
+    the live cases are those of the rule of docs/rules.md taken in event time, in the expected
     state, numbered once, nothing dead-lettered, and every case id ever sent that is not
     live is a tombstone pointing to the live case holding its opening referral."""
     expected, states, order = incident

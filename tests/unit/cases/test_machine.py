@@ -13,7 +13,7 @@ from streams.events import LIFECYCLE_KINDS
 A, W, X = Verdict.APPLY, Verdict.WAIT, Verdict.CONFLICT
 OP, FI, RE, DE, CL = State.OPEN, State.FILED, State.REJECTED, State.DECIDED, State.CLOSED
 
-# kind -> verdict in OPEN, FILED, REJECTED, DECIDED, CLOSED (written out from DOMAIN.md)
+# kind -> verdict in OPEN, FILED, REJECTED, DECIDED, CLOSED (written out from docs/rules.md)
 TABLE = {
     "case_filed": (A, X, X, X, X),
     "case_rejected": (A, X, X, X, X),
@@ -29,7 +29,7 @@ ALLOWED_MOVES = {(OP, FI), (OP, RE), (FI, DE), (DE, CL), (RE, CL)}
 @pytest.mark.parametrize("kind", LIFECYCLE_KINDS)
 @pytest.mark.parametrize("state", STATES)
 def test_verdict_table(state: State, kind: str) -> None:
-    """Each (state, event) pair gets the verdict of the table written out from DOMAIN.md."""
+    """Each (state, event) pair gets the verdict of the table written out from docs/rules.md."""
     assert judge(state, kind) is TABLE[kind][STATES.index(state)]
 
 
@@ -58,7 +58,7 @@ def test_feedback_keeps_the_state(state: State) -> None:
 @given(st.lists(st.sampled_from(LIFECYCLE_KINDS), max_size=12))
 def test_applied_events_only_take_allowed_steps(kinds: list[str]) -> None:
     """Applying whatever the machine allows, from OPEN, only ever takes the five steps of
-    DOMAIN.md (or stays put on feedback), so CLOSED is never left."""
+    docs/rules.md (or stays put on feedback), so CLOSED is never left."""
     state = OP
     for kind in kinds:
         if judge(state, kind) is A:

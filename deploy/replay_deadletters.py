@@ -11,8 +11,9 @@ variables (streams/settings.py), as every process of the image does. The same pa
 keeps a referral's versions together, as its publisher placed them (docs/rules.md §4).
 
 A letter of a batch file (file:line, no topic) cannot be replayed here: correct the file
-and ``referrals run`` it again. Replaying twice is harmless: every effect of an event is
-keyed by its content (docs/rules.md §14). A replayed event that fails again becomes a new
+and ``referrals run`` it again. Replay a letter once: a replayed event is a new record, so
+a referral replayed twice counts as an exact duplicate (docs/rules.md §4; a lifecycle
+event or a payment sent twice changes nothing, §14). One that fails again becomes a new
 letter, with its new offset; the old letter stays where it is stored.
 """
 

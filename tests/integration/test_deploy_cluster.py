@@ -1,6 +1,6 @@
-"""What deploy/ relies on, against a real broker: topic configs reaching the cluster, a
-bootstrap list of several brokers, and the dead-letter replay landing where letters came
-from."""
+"""What deploy/ relies on, against real brokers: compose's three brokers keeping every
+acknowledged write with one of them down, topic configs reaching the cluster, a bootstrap
+list of several brokers, and the dead-letter replay landing where letters came from."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ import uuid
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
-from kafka.errors import InvalidReplicationFactorError
+from kafka.errors import InvalidReplicationFactorError, NotEnoughReplicasError
 
-from consumers.cluster import ensure_topics
+from consumers.cluster import ensure_topics, pipeline_topics
 from runtime.embedded import free_loopback_port
+from streams import topics
 from streams.end_offsets import broker_answers
-from tests.support.deploy import replay_script
+from tests.support.deploy import brokers, compose, replay_script
+from tests.support.kafka_cluster import KafkaCluster
 
 pytestmark = pytest.mark.integration
 replay = replay_script()
@@ -32,6 +34,50 @@ def _topic_configs(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
     finally:
         admin.close()
     return dict(described["topic"][topic])
+
+
+def _write_everywhere(bootstrap: str, topic: str, partitions: int, retries: int = 5) -> None:
+    """One record with acks=all to each partition; raises what the brokers answer last
+    (retries ride out a leader moving, as the project's producers do)."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=retries)
+    try:
+        for partition in range(partitions):
+            producer.send(topic, b"x", partition=partition).get(timeout=30)
+    finally:
+        producer.close(timeout=5)
+
+
+def test_compose_brokers_keep_every_write_with_one_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three nodes set up as compose.yaml's brokers, topics created with its workers'
+    settings: every partition has 3 replicas in sync and min ISR 2; acks=all writes go
+    on with one broker stopped and are refused, not kept on one copy, with two stopped."""
+    services = compose()["services"]
+    env = services["worker"]["environment"]
+    for name in ("REFERRALS_REPLICATION_FACTOR", "REFERRALS_MIN_INSYNC_REPLICAS"):
+        monkeypatch.setenv(name, env[name])
+    partitions = int(env["REFERRALS_PARTITIONS"])
+    with KafkaCluster(services["kafka-1"]["environment"], nodes=len(brokers(services))) as cluster:
+        ensure_topics(cluster.bootstrap, partitions, "referrals")
+        admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap)
+        described = admin.describe_topics(pipeline_topics("referrals"))
+        admin.close()
+        copies = {
+            (len(p["replica_nodes"]), len(p["isr_nodes"]))
+            for t in described
+            for p in t["partitions"]
+        }
+        assert copies == {(3, 3)}
+        assert (
+            _topic_configs(cluster.bootstrap, topics.SNAPSHOTS)["min.insync.replicas"]["value"]
+            == "2"
+        )
+        housing = topics.REFERRAL_TOPICS["HOUSING"]
+        _write_everywhere(cluster.bootstrap, housing, partitions)
+        cluster.stop_node(3)
+        _write_everywhere(cluster.bootstrap, housing, partitions)
+        cluster.stop_node(2)
+        with pytest.raises(NotEnoughReplicasError):
+            _write_everywhere(cluster.bootstrap, housing, partitions, retries=0)
 
 
 def test_ensure_topics_sets_min_isr_on_the_cluster(

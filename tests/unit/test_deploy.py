@@ -219,3 +219,10 @@ def test_the_image_holds_every_package_and_runs_as_a_user() -> None:
     user = re.findall(r"^USER (\d+):(\d+)$", dockerfile, re.M)
     assert user and int(user[-1][0]) > 0
     assert 'ENTRYPOINT ["referrals"]' in dockerfile
+
+
+def test_the_operations_guide_lists_every_setting_and_no_other() -> None:
+    """docs/operations.md names each REFERRALS_* variable Settings reads, and none that
+    does not exist."""
+    guide = (REPO / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert set(re.findall(r"REFERRALS_[A-Z_]+[A-Z]", guide)) == SETTINGS

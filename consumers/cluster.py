@@ -18,7 +18,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 from streams import topics
 from streams.end_offsets import log_end_offsets
 from streams.errors import RetryableError, Stalled
-from streams.settings import Settings, kafka_security
+from streams.settings import Settings, kafka_security, topic_durability
 
 Progress = Callable[[int, int], None]
 
@@ -34,21 +34,20 @@ def _admin(bootstrap: str) -> KafkaAdminClient:
 
 def ensure_topics(bootstrap: str, partitions: int, app_id: str = Settings.app_id) -> None:
     """Create the topics of the pipeline ``app_id`` with ``partitions`` each, leaving
-    existing ones be."""
+    existing ones be; replicas and topic configs from REFERRALS_REPLICATION_FACTOR and
+    REFERRALS_MIN_INSYNC_REPLICAS."""
+    replication, configs = topic_durability()
     admin = _admin(bootstrap)
     try:
         existing = set(admin.list_topics())
-        wanted = [
-            *topics.INPUTS,
-            *topics.internal(app_id),
-            *topics.OUTPUTS,
-            topics.SCORECARDS,
-            topics.PENALTIES,
-            *topics.RECEIPT_TOPICS.values(),
-        ]
         missing = [
-            NewTopic(name, num_partitions=partitions, replication_factor=1)
-            for name in wanted
+            NewTopic(
+                name,
+                num_partitions=partitions,
+                replication_factor=replication,
+                topic_configs=configs,
+            )
+            for name in pipeline_topics(app_id)
             if name not in existing
         ]
         # another process may create them first
@@ -57,6 +56,18 @@ def ensure_topics(bootstrap: str, partitions: int, app_id: str = Settings.app_id
                 admin.create_topics(missing)
     finally:
         admin.close()
+
+
+def pipeline_topics(app_id: str) -> list[str]:
+    """Every topic of the pipeline ``app_id`` but Faust's own (its changelogs)."""
+    return [
+        *topics.INPUTS,
+        *topics.internal(app_id),
+        *topics.OUTPUTS,
+        topics.SCORECARDS,
+        topics.PENALTIES,
+        *topics.RECEIPT_TOPICS.values(),
+    ]
 
 
 def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:

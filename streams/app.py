@@ -52,6 +52,8 @@ def build_app(settings: Settings, bootstrap: str, *, exact_end_offsets: bool = T
         "key_serializer": "json",
         "value_serializer": "json",
         "topic_partitions": settings.partitions,
+        # the changelogs Faust creates; their min.insync.replicas is the broker's default
+        "topic_replication_factor": settings.replication_factor,
         "processing_guarantee": "at_least_once",
         "consumer_auto_offset_reset": "earliest",
         # Faust's first rebalance waits half of this; its 60 s default kept a worker on the

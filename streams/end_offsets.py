@@ -25,10 +25,12 @@ from streams.settings import kafka_security
 
 
 def broker_answers(bootstrap: str, timeout: float = 1.0) -> bool:
-    """Whether `host:port` answers a Kafka metadata request within about `timeout` seconds."""
-    host, port = bootstrap.rsplit(":", 1)
-    try:  # a refused connect fails at once, where a Kafka client would wait out its timeout
-        socket.create_connection((host, int(port)), timeout=min(timeout, 0.5)).close()
+    """Whether the cluster at `host:port[,host:port...]` answers a Kafka metadata request
+    within about `timeout` seconds (one broker of several answering is enough)."""
+    # a refused connect fails at once, where a Kafka client would wait out its timeout
+    if not any(_accepts(address, min(timeout, 0.5)) for address in bootstrap.split(",")):
+        return False
+    try:
         consumer = KafkaConsumer(
             bootstrap_servers=bootstrap,
             bootstrap_timeout_ms=int(timeout * 1000),
@@ -44,6 +46,15 @@ def broker_answers(bootstrap: str, timeout: float = 1.0) -> bool:
         return False
     finally:
         consumer.close()
+
+
+def _accepts(address: str, timeout: float) -> bool:
+    host, port = address.strip().rsplit(":", 1)
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,11 @@ class Settings:
     app_id: str = "referrals"
     # Partitions of every topic the pipeline creates; fixed once topics exist.
     partitions: int = 4
+    # Replicas of every topic the pipeline creates (Faust's changelogs too), and the
+    # min.insync.replicas set on them (unset: the broker's default). 1 and unset suit the
+    # embedded broker; a three-broker cluster takes 3 and 2 (deploy/, docs/operations.md).
+    replication_factor: int = 1
+    min_insync_replicas: int | None = None
     # How long (wall-clock seconds) an event waits for the referral or decision it names.
     hold_seconds: float = 3600.0
     # Days of event time an alias or a case number stays in a worker's memory after it was
@@ -127,6 +132,22 @@ class Settings:
             )
         return config
 
+    def topic_configs(self) -> dict[str, str]:
+        """Topic-level configs of every topic the pipeline creates."""
+        if self.replication_factor < 1:
+            raise ConfigurationError(
+                f"{PREFIX}REPLICATION_FACTOR must be at least 1, got {self.replication_factor}"
+            )
+        if self.min_insync_replicas is None:
+            return {}
+        if not 1 <= self.min_insync_replicas <= self.replication_factor:
+            raise ConfigurationError(
+                f"{PREFIX}MIN_INSYNC_REPLICAS must be between 1 and {PREFIX}REPLICATION_FACTOR "
+                f"({self.replication_factor}), got {self.min_insync_replicas}: with more, "
+                "no write with acks=all would ever succeed"
+            )
+        return {"min.insync.replicas": str(self.min_insync_replicas)}
+
     def kafka_password(self) -> str:
         """The SCRAM password, read from ``kafka_password_file``."""
         path = self._required("kafka_password_file", self.kafka_password_file)
@@ -148,6 +169,13 @@ def kafka_security() -> dict[str, Any]:
     """The security options of this process's kafka-python clients, from REFERRALS_KAFKA_*
     (the same for every client a process makes; deploy/security/ sets them)."""
     return Settings.from_env().kafka_client_config()
+
+
+def topic_durability() -> tuple[int, dict[str, str]]:
+    """Replication factor and topic configs of the topics this process creates, from
+    REFERRALS_REPLICATION_FACTOR and REFERRALS_MIN_INSYNC_REPLICAS."""
+    settings = Settings.from_env()
+    return settings.replication_factor, settings.topic_configs()
 
 
 def parse_broker_url(url: str) -> str:

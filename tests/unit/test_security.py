@@ -134,3 +134,13 @@ def test_sasl_ssl_settings_become_client_and_faust_credentials(tmp_path: Path) -
     assert Settings().kafka_client_config() == {} == faust_broker_config(Settings())
     with pytest.raises(ConfigurationError, match="REFERRALS_KAFKA_USERNAME"):
         Settings(kafka_security_protocol="SASL_SSL").kafka_client_config()
+
+
+def test_the_worker_may_use_its_own_hand_off_topics_and_changelogs() -> None:
+    """The worker principal reads, writes and creates the default app's internal topics
+    and its tables' changelogs, by their real names."""
+    worker = "User:referrals-worker"
+    changelogs = [f"{Settings().app_id}-{table}-changelog" for table in ("group_to_state",)]
+    for topic in [*topics.internal(Settings().app_id), *changelogs]:
+        for operation in ("Read", "Write", "Create"):
+            assert worker in grants_on(topic, operation), (topic, operation)

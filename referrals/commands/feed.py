@@ -78,7 +78,7 @@ def run_feed(ctx: Context, every: float, port: int | None) -> None:
         # a turn takes a look at the store and a sleep: three missed turns is a stuck loop
         checks = {"broker": broker_check(bootstrap), "loop": heartbeat.check(3 * every + 30)}
         probes = start_probes("feed", port, checks)
-        ensure_topics(bootstrap, ctx.settings.partitions)
+        ensure_topics(bootstrap, ctx.settings.partitions, ctx.settings.app_id)
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **kafka_security())
         try:
             with contextlib.suppress(KeyboardInterrupt):

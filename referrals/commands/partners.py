@@ -162,7 +162,7 @@ def receipts(ctx: Context) -> None:
             "cluster"
         )
     bootstrap = ctx.settings.bootstrap_servers
-    ensure_topics(bootstrap, ctx.settings.partitions)
+    ensure_topics(bootstrap, ctx.settings.partitions, ctx.settings.app_id)
     engine = open_store(ctx.settings.db)
     consumer = ReceiptsConsumer(bootstrap, engine, security=ctx.settings.kafka_client_config())
     try:

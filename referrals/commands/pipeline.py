@@ -55,7 +55,7 @@ def worker(ctx: Context, port: ProbePort = None) -> None:
             err.print(f"embedded broker at kafka://{bootstrap}")
         checks = worker_checks(ctx.settings, bootstrap)
         start_probes("worker", port or ctx.settings.worker_port, checks)
-        ensure_topics(bootstrap, ctx.settings.partitions)
+        ensure_topics(bootstrap, ctx.settings.partitions, ctx.settings.app_id)
         run_worker(ctx.settings, bootstrap)
 
 
@@ -74,7 +74,7 @@ def sink(ctx: Context, port: ProbePort = None) -> None:
     configure(ctx.settings.log_format, ctx.settings.log_level)
     with broker_for(ctx.settings) as (bootstrap, _):
         start_probes("sink", port or ctx.settings.sink_port, sink_checks(ctx.settings, bootstrap))
-        ensure_topics(bootstrap, ctx.settings.partitions)
+        ensure_topics(bootstrap, ctx.settings.partitions, ctx.settings.app_id)
         with contextlib.suppress(KeyboardInterrupt):
             SqlSink(bootstrap, open_store(ctx.settings.db)).run()
 

@@ -58,7 +58,7 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
     db = f"sqlite:///{tmp_path / 'faults.db'}"
     settings = replace(Settings(db=db), partitions=4, rebalance_timeout=6.0)
     engine = open_store(db)
-    ensure_topics(broker, settings.partitions)
+    ensure_topics(broker, settings.partitions, settings.app_id)
     publisher = Publisher(broker)
     publisher.send(list(prepare_file(tmp_path / "input.jsonl")))
     publisher.close()

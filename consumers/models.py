@@ -80,6 +80,8 @@ class CaseRow(Base):
     outstanding_fen: Mapped[Fen]
     overpaid_fen: Mapped[Fen]
     snapshot: Mapped[dict[str, Any]]
+    # Grows with every write that brings the row newer content (a higher group_seq).
+    version: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ReferralRow(Base):

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Engine, Table, case, create_engine, delete, event, func, select
+from sqlalchemy import Connection, Engine, Table, case, create_engine, delete, event, func, select
 from sqlalchemy import insert as sa_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
@@ -66,31 +66,46 @@ _CASES = Base.metadata.tables["cases"]
 _LEDGER = Base.metadata.tables["ledger_entries"]
 _REFERRALS = Base.metadata.tables["referrals"]
 _VERSIONS = Base.metadata.tables["referral_versions"]
-_REFERRAL_COLUMNS = tuple(_REFERRALS.columns.keys())
 _LETTERS = Base.metadata.tables["dead_letters"]
+
+_REFERRAL_KEY = (_REFERRALS.c.agency, _REFERRALS.c.referral_id)
 
 Snapshot = Mapping[str, Any]
 Letter = tuple[str, Mapping[str, Any]]
+Key = tuple[str, str]
+# A session in a transaction (tests, the CLI) or a connection in one (the sink).
+Db = Session | Connection
 
 
 def store_batch(engine: Engine, snapshots: Sequence[Snapshot], letters: Sequence[Letter]) -> int:
     """Store one polled batch in one transaction: the rows of cases and dead letters written."""
-    with Session(engine) as session, session.begin():
-        return apply_snapshots(session, snapshots) + apply_dead_letters(session, letters)
+    with engine.begin() as db:
+        return apply_snapshots(db, snapshots) + apply_dead_letters(db, letters)
 
 
-def apply_snapshots(session: Session, snapshots: Iterable[Snapshot]) -> int:
+def apply_snapshots(db: Db, snapshots: Iterable[Snapshot]) -> int:
     """Store case snapshots (decoded CaseSnapshot records); older ones than stored are
     ignored. Returns how many changed the store."""
     latest = _latest(snapshots, lambda snap: snap["case_id"])
     if not latest:
         return 0
-    query = select(_CASES.c.case_id, _CASES.c.group_seq).where(_CASES.c.case_id.in_(latest))
-    stored: dict[str, int] = dict(session.execute(query).all())
+    # One read for both: the stored group_seqs, and how many versions each referral of
+    # these cases has stored (its amendments + 1), so that only new ones are written.
+    query = (
+        select(_CASES.c.case_id, _CASES.c.group_seq, *_REFERRAL_KEY, _REFERRALS.c.amendments)
+        .outerjoin(_REFERRALS, _REFERRALS.c.case_id == _CASES.c.case_id)
+        .where(_CASES.c.case_id.in_(latest))
+    )
+    stored: dict[str, int] = {}
+    versions: dict[tuple[str, str], int] = {}
+    for case_id, group_seq, agency, referral_id, amendments in db.execute(query):
+        stored[case_id] = group_seq
+        if agency is not None:
+            versions[agency, referral_id] = amendments + 1
     fresh = [s for case_id, s in latest.items() if stored.get(case_id, -1) <= s["group_seq"]]
     if not fresh:
         return 0
-    insert = _insert(session, _CASES)
+    insert = _insert(db, _CASES)
     excluded = insert.excluded
     # Only a newer group_seq is new content: a snapshot stored again leaves `version` alone.
     newer = case((excluded.group_seq > _CASES.c.group_seq, 1), else_=0)
@@ -103,17 +118,17 @@ def apply_snapshots(session: Session, snapshots: Iterable[Snapshot]) -> int:
         # The stored row may have changed since it was read: the database decides.
         where=_CASES.c.group_seq <= excluded.group_seq,
     ).returning(_CASES.c.case_id)
-    written = set(session.scalars(upsert, [case_row(s) for s in fresh]))
+    written = set(db.scalars(upsert, [case_row(s) for s in fresh]))
     fresh = [s for s in fresh if s["case_id"] in written]
-    _replace_ledgers(session, fresh)
-    _write_referrals(session, fresh)
+    _replace_ledgers(db, fresh)
+    _write_referrals(db, fresh, versions)
     return len(fresh)
 
 
 def case_row(snap: Snapshot) -> dict[str, Any]:
     """The ``cases`` row of a snapshot, every column given, as a first write."""
     decision = snap.get("decision")
-    row = {column: snap.get(column) for column in _CASE_COLUMNS}
+    row = dict(zip(_CASE_COLUMNS, map(snap.get, _CASE_COLUMNS), strict=True))
     row.update(
         case_id=snap["case_id"],
         decision_no=decision["decision_no"] if decision else None,
@@ -126,13 +141,13 @@ def case_row(snap: Snapshot) -> dict[str, Any]:
     return row
 
 
-def _replace_ledgers(session: Session, snapshots: Sequence[Snapshot]) -> None:
+def _replace_ledgers(db: Db, snapshots: Sequence[Snapshot]) -> None:
     if not snapshots:
         return
-    session.execute(delete(_LEDGER).where(_LEDGER.c.case_id.in_(s["case_id"] for s in snapshots)))
+    db.execute(delete(_LEDGER).where(_LEDGER.c.case_id.in_(s["case_id"] for s in snapshots)))
     rows = [row for snap in snapshots for row in _ledger_rows(snap)]
     if rows:
-        session.execute(sa_insert(_LEDGER), rows)
+        db.execute(sa_insert(_LEDGER), rows)
 
 
 def _ledger_rows(snap: Snapshot) -> Iterator[dict[str, Any]]:
@@ -162,59 +177,60 @@ def _ledger_rows(snap: Snapshot) -> Iterator[dict[str, Any]]:
         }
 
 
-def _write_referrals(session: Session, snapshots: Sequence[Snapshot]) -> None:
+def _write_referrals(db: Db, snapshots: Sequence[Snapshot], stored: Mapping[Key, int]) -> None:
     """Referral rows by key, never an older group_seq over a newer one, and the versions
-    not stored yet: a referral's n-th version never changes once it is numbered."""
-    latest = _latest(
-        (
-            {**referral, "case_id": snap["case_id"], "group_seq": snap["group_seq"]}
-            for snap in snapshots
-            for referral in snap.get("referrals") or ()
-        ),
-        lambda r: (r["agency"], r["referral_id"]),
-    )
-    if not latest:
+    beyond the ``stored`` count: a referral's n-th version never changes once numbered."""
+    rows: dict[Key, dict[str, Any]] = {}
+    versions: dict[Key, list[Any]] = {}
+    for snap in snapshots:
+        for referral in snap.get("referrals") or ():
+            key = (referral["agency"], referral["referral_id"])
+            known = rows.get(key)
+            if known is None or known["group_seq"] <= snap["group_seq"]:
+                rows[key] = {
+                    "agency": key[0],
+                    "referral_id": key[1],
+                    "case_id": snap["case_id"],
+                    "group_seq": snap["group_seq"],
+                    "referred_at": referral["referred_at"],
+                    "opened_case": referral["opened_case"],
+                    "amendments": referral["amendments"],
+                    "exact_duplicates": referral["exact_duplicates"],
+                }
+                versions[key] = referral["versions"]
+    if not rows:
         return
-    # Read before the upsert: a referral row says how many versions are stored with it.
-    stored = {
-        (agency, referral_id): amendments + 1
-        for agency, referral_id, amendments in session.execute(
-            select(_REFERRALS.c.agency, _REFERRALS.c.referral_id, _REFERRALS.c.amendments).where(
-                _REFERRALS.c.case_id.in_({s["case_id"] for s in snapshots})
-            )
-        )
-    }
-    insert = _insert(session, _REFERRALS)
-    session.execute(
+    insert = _insert(db, _REFERRALS)
+    db.execute(
         insert.on_conflict_do_update(
             index_elements=[_REFERRALS.c.agency, _REFERRALS.c.referral_id],
             set_={c.name: insert.excluded[c.name] for c in _REFERRALS.columns if not c.primary_key},
             where=_REFERRALS.c.group_seq <= insert.excluded.group_seq,
         ),
-        [{name: r[name] for name in _REFERRAL_COLUMNS} for r in latest.values()],
+        list(rows.values()),
     )
-    versions = [
+    new = [
         {
             "agency": agency,
             "referral_id": referral_id,
             "version_no": number,
             "record": orjson.loads(version) if isinstance(version, str) else version,
         }
-        for (agency, referral_id), r in latest.items()
-        for number, version in enumerate(r["versions"], start=1)
+        for (agency, referral_id), texts in versions.items()
+        for number, version in enumerate(texts, start=1)
         if number > stored.get((agency, referral_id), 0)
     ]
-    if versions:
-        session.execute(_insert(session, _VERSIONS).on_conflict_do_nothing(), versions)
+    if new:
+        db.execute(_insert(db, _VERSIONS).on_conflict_do_nothing(), new)
 
 
-def apply_dead_letters(session: Session, letters: Iterable[Letter]) -> int:
+def apply_dead_letters(db: Db, letters: Iterable[Letter]) -> int:
     """Store dead letters (key, decoded DeadLetter record); a letter seen again is kept once."""
     rows = {key: {**letter, "letter_key": key} for key, letter in reversed(list(letters))}
     if not rows:
         return 0
-    insert = _insert(session, _LETTERS).on_conflict_do_nothing().returning(_LETTERS.c.letter_key)
-    return len(session.scalars(insert, list(rows.values())).all())
+    insert = _insert(db, _LETTERS).on_conflict_do_nothing().returning(_LETTERS.c.letter_key)
+    return len(db.scalars(insert, list(rows.values())).all())
 
 
 def _latest(items: Iterable[Snapshot], key: Callable[[Snapshot], K]) -> dict[K, Snapshot]:
@@ -228,9 +244,9 @@ def _latest(items: Iterable[Snapshot], key: Callable[[Snapshot], K]) -> dict[K, 
     return latest
 
 
-def _insert(session: Session, table: Table) -> sqlite.Insert | postgresql.Insert:
-    """An INSERT that can say ON CONFLICT, in the session's dialect."""
-    dialect = session.get_bind().dialect.name
+def _insert(db: Db, table: Table) -> sqlite.Insert | postgresql.Insert:
+    """An INSERT that can say ON CONFLICT, in the database's dialect."""
+    dialect = (db.get_bind() if isinstance(db, Session) else db).dialect.name
     if dialect == "sqlite":
         return sqlite.insert(table)
     if dialect == "postgresql":

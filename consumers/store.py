@@ -98,7 +98,7 @@ def apply_snapshots(db: Db, snapshots: Iterable[Snapshot]) -> int:
     )
     stored: dict[str, int] = {}
     versions: dict[tuple[str, str], int] = {}
-    for case_id, group_seq, agency, referral_id, amendments in db.execute(query):
+    for case_id, group_seq, agency, referral_id, amendments in db.execute(query).all():
         stored[case_id] = group_seq
         if agency is not None:
             versions[agency, referral_id] = amendments + 1

@@ -49,12 +49,21 @@ class Backoff:
             delay = min(delay * 2, self.max_s)
 
 
+# SQLite's primary result codes for a database that is busy, locked, read-only, failing,
+# full or cannot be opened. SQLITE_ERROR (1), a statement the schema does not fit, is
+# raised as OperationalError too, but no retry cures it.
+_SQLITE_OUTAGES = frozenset({5, 6, 8, 10, 13, 14, 15})
+
+
 def retryable(error: Exception) -> bool:
     """Whether a failed transaction may succeed when tried again: the database or the
-    connection to it failed, not the data."""
-    if isinstance(error, OperationalError | InterfaceError):
+    connection to it failed, not the statement or the data."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code is None or code & 0xFF in _SQLITE_OUTAGES
 
 
 def store_with_retry(

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
@@ -85,7 +85,7 @@ class Outage:
         if self.times > 0 and statement.startswith(self.prefix):
             self.times -= 1
             self.failed.append(statement.split("(")[0].strip())
-            raise sqlite3.OperationalError("disk I/O error")
+            raise disk_error()
 
 
 def batch() -> list[Record]:
@@ -165,8 +165,15 @@ def failing(times: int, error: Exception) -> Callable[[], int]:
     return store
 
 
+def disk_error() -> sqlite3.OperationalError:
+    """What SQLite raises when its disk fails under it (SQLITE_IOERR)."""
+    error = sqlite3.OperationalError("disk I/O error")
+    error.sqlite_errorcode = 10  # type: ignore[attr-defined]
+    return error
+
+
 def outage() -> OperationalError:
-    return OperationalError("INSERT ...", {}, sqlite3.OperationalError("disk I/O error"))
+    return OperationalError("INSERT ...", {}, disk_error())
 
 
 def test_a_failing_transaction_is_retried_with_doubling_waits_up_to_the_cap() -> None:
@@ -190,6 +197,22 @@ def test_an_error_in_the_data_is_not_retried() -> None:
     with pytest.raises(IntegrityError):
         store_with_retry(failing(1, error), stop)
     assert stop.waits == []
+
+
+def test_a_statement_the_schema_does_not_fit_is_not_retried(
+    store: Callable[[str], Engine],
+) -> None:
+    """SQLite raises a schema mismatch as OperationalError too; it is raised at once, with
+    nothing committed, since waiting cannot cure it."""
+    engine = store("old.db")
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE cases DROP COLUMN version"))
+    consumer = FakeConsumer(batch())
+    sink = SqlSink("unused", engine, consumer=consumer, backoff=FAST)
+    with capture_logs() as logs, pytest.raises(OperationalError, match="no column named version"):
+        sink.poll_once()
+    assert [e for e in logs if e["event"] == "sink_db_retry"] == []
+    assert consumer.commits == 0
 
 
 def test_retrying_gives_up_after_the_bound_with_a_retryable_error() -> None:

@@ -66,9 +66,15 @@ def retryable(error: Exception) -> bool:
     return code is None or code & 0xFF in _SQLITE_OUTAGES
 
 
+class Stop(Protocol):
+    """What the retry loop needs of the sink's stop event: a wait that says if it is set."""
+
+    def wait(self, timeout: float) -> bool: ...
+
+
 def store_with_retry(
     store: Callable[[], int],
-    stop: threading.Event,
+    stop: Stop,
     backoff: Backoff = Backoff(),
     clock: Callable[[], float] = time.monotonic,
 ) -> int | None:
@@ -167,9 +173,12 @@ class SqlSink:
         return seen
 
     def run(self) -> None:
-        while not self._stop.is_set():
-            self.poll_once()
-        self.consumer.close()
+        try:
+            while not self._stop.is_set():
+                self.poll_once()
+        finally:
+            # On an error too: leaving the group at once hands the partitions on.
+            self.consumer.close()
 
     def stop(self) -> None:
         self._stop.set()

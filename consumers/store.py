@@ -1,14 +1,17 @@
 """Writing pipeline outputs into SQL, idempotently, and reading them back.
 
-The caller owns the session and its transaction (``with Session.begin()``); these
-functions only stage work in it.
+The caller owns the transaction (a Session or a Connection in ``begin()``); these
+functions only stage work in it. ``store_batch`` is the sink's: one polled batch, one
+transaction. Writes are set-based Core statements, a few per batch whatever its size:
+an upsert guarded by ``group_seq`` (an older snapshot never overwrites a newer one)
+where a row is replaced, ON CONFLICT DO NOTHING where it never changes once written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Engine, Table, case, create_engine, delete, event, func, select
@@ -20,8 +23,6 @@ from sqlalchemy.orm import Session
 from consumers.models import Base, CaseRow, DeadLetterRow, ReferralRow
 from streams.cases.snapshots import INSTANTS, PLACE_AND_KIND
 from streams.errors import ConfigurationError, RetryableError
-
-K = TypeVar("K")
 
 
 def open_store(url: str) -> Engine:
@@ -86,7 +87,11 @@ def store_batch(engine: Engine, snapshots: Sequence[Snapshot], letters: Sequence
 def apply_snapshots(db: Db, snapshots: Iterable[Snapshot]) -> int:
     """Store case snapshots (decoded CaseSnapshot records); older ones than stored are
     ignored. Returns how many changed the store."""
-    latest = _latest(snapshots, lambda snap: snap["case_id"])
+    latest: dict[str, Snapshot] = {}
+    for snap in snapshots:  # of equal group_seqs, the last
+        known = latest.get(snap["case_id"])
+        if known is None or known["group_seq"] <= snap["group_seq"]:
+            latest[snap["case_id"]] = snap
     if not latest:
         return 0
     # One read for both: the stored group_seqs, and how many versions each referral of
@@ -97,7 +102,7 @@ def apply_snapshots(db: Db, snapshots: Iterable[Snapshot]) -> int:
         .where(_CASES.c.case_id.in_(latest))
     )
     stored: dict[str, int] = {}
-    versions: dict[tuple[str, str], int] = {}
+    versions: dict[Key, int] = {}
     for case_id, group_seq, agency, referral_id, amendments in db.execute(query).all():
         stored[case_id] = group_seq
         if agency is not None:
@@ -226,22 +231,13 @@ def _write_referrals(db: Db, snapshots: Sequence[Snapshot], stored: Mapping[Key,
 
 def apply_dead_letters(db: Db, letters: Iterable[Letter]) -> int:
     """Store dead letters (key, decoded DeadLetter record); a letter seen again is kept once."""
-    rows = {key: {**letter, "letter_key": key} for key, letter in reversed(list(letters))}
+    rows: dict[str, dict[str, Any]] = {}
+    for key, letter in letters:
+        rows.setdefault(key, {**letter, "letter_key": key})
     if not rows:
         return 0
     insert = _insert(db, _LETTERS).on_conflict_do_nothing().returning(_LETTERS.c.letter_key)
     return len(db.scalars(insert, list(rows.values())).all())
-
-
-def _latest(items: Iterable[Snapshot], key: Callable[[Snapshot], K]) -> dict[K, Snapshot]:
-    """The item of highest group_seq for each key; of equals, the last."""
-    latest: dict[K, Snapshot] = {}
-    for item in items:
-        k = key(item)
-        known = latest.get(k)
-        if known is None or known["group_seq"] <= item["group_seq"]:
-            latest[k] = item
-    return latest
 
 
 def _insert(db: Db, table: Table) -> sqlite.Insert | postgresql.Insert:

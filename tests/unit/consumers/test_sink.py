@@ -279,13 +279,14 @@ def test_a_sink_stopped_during_an_outage_commits_nothing(
 def test_a_sink_whose_retries_give_up_raises_and_commits_nothing(
     store: Callable[[str], Engine],
 ) -> None:
-    """When the database stays down past the bound, the sink stops with a RetryableError
-    and has committed no offset."""
+    """When the database stays down past the bound, the sink stops with a RetryableError,
+    has committed no offset and has left the group."""
     engine = store("gone.db")
     Outage("INSERT INTO", times=1_000).attach(engine)
     consumer = FakeConsumer(batch())
     backoff = Backoff(first_s=0.01, max_s=0.02, give_up_after_s=0.1)
     sink = SqlSink("unused", engine, consumer=consumer, backoff=backoff)
     with pytest.raises(RetryableError, match="not committed"):
-        sink.poll_once()
+        sink.run()
     assert consumer.commits == 0
+    assert consumer.closed

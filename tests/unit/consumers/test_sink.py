@@ -168,7 +168,7 @@ def failing(times: int, error: Exception) -> Callable[[], int]:
 def disk_error() -> sqlite3.OperationalError:
     """What SQLite raises when its disk fails under it (SQLITE_IOERR)."""
     error = sqlite3.OperationalError("disk I/O error")
-    error.sqlite_errorcode = 10  # type: ignore[attr-defined]
+    error.sqlite_errorcode = 10
     return error
 
 

@@ -244,7 +244,8 @@ def test_a_batch_failing_half_done_is_stored_once_and_then_committed(
     SqlSink("unused", reference, consumer=FakeConsumer(records)).poll_once()
 
     engine = store("flaky.db")
-    Outage("INSERT INTO ledger_entries", times=2).attach(engine)
+    flaky = Outage("INSERT INTO ledger_entries", times=2)
+    flaky.attach(engine)
     seen_at_commit: list[dict[str, list[tuple[Any, ...]]]] = []
     consumer = FakeConsumer(records, on_commit=lambda: seen_at_commit.append(dump(engine)))
     sink = SqlSink("unused", engine, consumer=consumer, backoff=FAST)
@@ -252,6 +253,7 @@ def test_a_batch_failing_half_done_is_stored_once_and_then_committed(
         assert sink.poll_once() == len(records)
 
     assert [e["attempt"] for e in logs if e["event"] == "sink_db_retry"] == [1, 2]
+    assert flaky.failed == ["INSERT INTO ledger_entries"] * 2  # after the case rows
     assert consumer.commits == 1
     assert seen_at_commit == [dump(reference)]
     assert dump(engine) == dump(reference)

@@ -81,9 +81,9 @@ class CaseRow(Base):
     outstanding_fen: Mapped[Fen]
     overpaid_fen: Mapped[Fen]
     snapshot: Mapped[dict[str, Any]]
-    # The sink adds 1 on every write of the row; the scorecard feed sets scored_version to
-    # the version it took in, so the rows where the two differ (ix_cases_unscored) are the
-    # cases that changed since the feed last looked. A new row is unscored either way.
+    # The sink adds 1 whenever a write brings the row newer content (a higher group_seq);
+    # the scorecard feed sets scored_version to the version it took in, so the rows where
+    # the two differ (ix_cases_unscored) are the cases that changed since it last looked.
     version: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     scored_version: Mapped[int] = mapped_column(BigInteger, default=-1, server_default=text("-1"))
 

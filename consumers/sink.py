@@ -1,20 +1,25 @@
 """The SQL sink: case snapshots and dead letters from Kafka into the SQL store.
 
 Offsets are committed only after the database transaction that stored the batch, so a
-crash replays the batch, and the store's upserts make the replay change nothing.
+crash replays the batch, and the store's upserts make the replay change nothing. When the
+database is unreachable the batch is retried, with backoff, in a new transaction each
+time; its offsets are committed after the first that succeeds.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from kafka import KafkaConsumer
-from kafka.errors import KafkaError
+from kafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
-from consumers.store import apply_dead_letters, apply_snapshots
+from consumers.store import Letter, store_batch
 from schemas.codec import CodecError, SchemaStore, default_store, short_name
 from streams import topics
 from streams.errors import RetryableError
@@ -22,29 +27,112 @@ from streams.logging import get_logger
 from streams.settings import kafka_security
 
 GROUP = "referrals-sql-sink"
+# Records per polled batch, stored in one transaction (bench/sink.py measures this size).
+MAX_POLL_RECORDS = 1000
+# Without a poll for this long the group drops the sink; retries give up well before.
+MAX_POLL_INTERVAL_MS = 300_000
 log = get_logger(__name__)
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """How a batch whose transaction failed is retried: waits doubling from ``first_s``
+    up to ``max_s``, for ``give_up_after_s`` in all."""
+
+    first_s: float = 0.5
+    max_s: float = 8.0
+    give_up_after_s: float = 240.0
+
+    def delays(self) -> Iterator[float]:
+        delay = self.first_s
+        while True:
+            yield delay
+            delay = min(delay * 2, self.max_s)
+
+
+# SQLite's primary result codes for a database that is busy, locked, read-only, failing,
+# full or cannot be opened. SQLITE_ERROR (1), a statement the schema does not fit, is
+# raised as OperationalError too, but no retry cures it.
+_SQLITE_OUTAGES = frozenset({5, 6, 8, 10, 13, 14, 15})
+
+
+def retryable(error: Exception) -> bool:
+    """Whether a failed transaction may succeed when tried again: the database or the
+    connection to it failed, not the statement or the data."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError | InterfaceError):
+        return False
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return code is None or code & 0xFF in _SQLITE_OUTAGES
+
+
+class Stop(Protocol):
+    """What the retry loop needs of the sink's stop event: a wait that says if it is set."""
+
+    def wait(self, timeout: float) -> bool: ...
+
+
+def store_with_retry(
+    store: Callable[[], int],
+    stop: Stop,
+    backoff: Backoff = Backoff(),
+    clock: Callable[[], float] = time.monotonic,
+) -> int | None:
+    """``store()``, called again after each retryable failure until it succeeds; None if
+    ``stop`` is set while waiting. Each call must be one whole transaction, so a failed
+    one leaves nothing behind. Raises RetryableError once ``backoff`` gives up."""
+    started = clock()
+    for attempt, delay in enumerate(backoff.delays(), start=1):
+        try:
+            stored = store()
+        except Exception as e:
+            if not retryable(e):
+                raise
+            error = _describe(e)
+            if clock() - started + delay > backoff.give_up_after_s:
+                raise RetryableError(
+                    f"the database failed for {backoff.give_up_after_s:.0f} s, last with "
+                    f"{error}; the batch is not committed and will be stored after a restart"
+                ) from e
+            log.warning("sink_db_retry", attempt=attempt, retry_in_s=delay, error=error)
+            if stop.wait(delay):
+                return None
+            continue
+        if attempt > 1:
+            log.info("sink_db_recovered", attempts=attempt)
+        return stored
+    raise AssertionError("Backoff.delays never ends")
+
+
+def _describe(error: Exception) -> str:
+    cause = error.orig if isinstance(error, DBAPIError) and error.orig is not None else error
+    lines = str(cause).splitlines()
+    return f"{type(cause).__name__}: {lines[0] if lines else ''}"
+
+
+class Consumer(Protocol):
+    """What the sink needs of kafka-python's KafkaConsumer."""
+
+    def poll(self, timeout_ms: int) -> Mapping[Any, Sequence[Any]]: ...
+    def commit(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class SqlSink:
-    def __init__(self, bootstrap: str, engine: Engine, store: SchemaStore | None = None) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        engine: Engine,
+        store: SchemaStore | None = None,
+        *,
+        consumer: Consumer | None = None,
+        backoff: Backoff = Backoff(),
+    ) -> None:
         self.engine = engine
         self.store = store or default_store()
-        try:
-            self.consumer = KafkaConsumer(
-                topics.SNAPSHOTS,
-                topics.DEADLETTERS,
-                bootstrap_servers=bootstrap,
-                group_id=GROUP,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                fetch_max_wait_ms=100,
-                max_poll_records=1000,
-                session_timeout_ms=10_000,
-                heartbeat_interval_ms=1_000,
-                **kafka_security(),
-            )
-        except KafkaError as e:
-            raise RetryableError(f"broker {bootstrap} unreachable: {e}") from e
+        self.backoff = backoff
+        self.consumer = consumer or _connect(bootstrap)
         self._stop = threading.Event()
         self.stored = 0
 
@@ -52,7 +140,7 @@ class SqlSink:
         """Store one polled batch and commit its offsets; returns the records seen."""
         batches = self.consumer.poll(timeout_ms=timeout_ms)
         snapshots: list[dict[str, Any]] = []
-        letters: list[tuple[str, dict[str, Any]]] = []
+        letters: list[Letter] = []
         seen = 0
         for records in batches.values():
             for record in records:
@@ -70,17 +158,49 @@ class SqlSink:
                 elif short_name(decoded.name) == "DeadLetter":
                     key = record.key.decode() if record.key else decoded.record["event_id"]
                     letters.append((key, decoded.record))
-        if seen:
-            with Session(self.engine) as session, session.begin():
-                self.stored += apply_snapshots(session, snapshots)
-                self.stored += apply_dead_letters(session, letters)
+        if not seen:
+            return 0
+        stored = store_with_retry(
+            lambda: store_batch(self.engine, snapshots, letters), self._stop, self.backoff
+        )
+        if stored is None:
+            return seen  # stopped during an outage: the next sink stores the batch again
+        self.stored += stored
+        try:
             self.consumer.commit()
+        except CommitFailedError as e:
+            # The group moved the partitions on; their new owner stores the batch again.
+            log.warning("sink_commit_failed", error=str(e))
         return seen
 
     def run(self) -> None:
-        while not self._stop.is_set():
-            self.poll_once()
-        self.consumer.close()
+        try:
+            while not self._stop.is_set():
+                self.poll_once()
+        finally:
+            # On an error too: leaving the group at once hands the partitions on.
+            self.consumer.close()
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def _connect(bootstrap: str) -> KafkaConsumer:
+    try:
+        return KafkaConsumer(
+            topics.SNAPSHOTS,
+            topics.DEADLETTERS,
+            bootstrap_servers=bootstrap,
+            group_id=GROUP,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=100,
+            max_poll_records=MAX_POLL_RECORDS,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=1_000,
+            **kafka_security(),
+        )
+    except KafkaError as e:
+        raise RetryableError(f"broker {bootstrap} unreachable: {e}") from e

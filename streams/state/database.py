@@ -10,11 +10,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from streams.errors import ConfigurationError
 
 
-def connect(url: str) -> Engine:
+def connect(url: str, **options: Any) -> Engine:
     """An engine on ``url``; SQLite gets WAL so that readers never block the writers, and
     waits for a lock instead of failing, since the worker and the sink share the file."""
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, **options)
     except (SQLAlchemyError, ImportError, ValueError) as e:
         raise ConfigurationError(f"database URL {url!r} is not usable: {e}") from e
     if engine.dialect.name == "sqlite":

@@ -26,7 +26,8 @@ ReferralsError                    the CLI prints it as one line and exits 2
     ├── UnknownPlace              the district or street is not in the organisation
     ├── ImpossibleValue           a negative amount, a time before 2000 or in the future
     ├── InvalidTransition         the case's state does not allow the event
-    └── Unmatched                 nothing the event refers to arrived before the wait ended
+    ├── Unmatched                 nothing the event refers to arrived before the wait ended
+    └── Oversized                 the record is larger than the pipeline takes
 
 The subclasses of ``CodecError``, ``InputError`` and ``OrganisationError``, and the
 generator's ``InvalidScale`` and ``ProfileBroken`` (referrals/generate/), live beside the
@@ -48,6 +49,7 @@ class Reason(StrEnum):
     IMPOSSIBLE_VALUE = "impossible_value"
     INVALID_TRANSITION = "invalid_transition"
     UNMATCHED = "unmatched"
+    OVERSIZED = "oversized"
 
 
 class ReferralsError(Exception):
@@ -155,3 +157,10 @@ class Unmatched(Rejected):
     """The case, referral or decision the event names never arrived."""
 
     code = Reason.UNMATCHED
+
+
+class Oversized(Rejected):
+    """The record, or the line it came from, is larger than the pipeline takes; its dead
+    letter carries a truncated copy and says where the whole of it is kept."""
+
+    code = Reason.OVERSIZED

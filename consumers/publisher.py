@@ -140,7 +140,8 @@ def prepare_line(
         value = store.encode(name, record)
         check_size(len(value))
     except NotJson as e:
-        return reject_line(whole, file, number, str(e), Reason.UNDECODABLE, store)
+        reason = f"line is not JSON: {e}"
+        return reject_line(whole, file, number, reason, Reason.UNDECODABLE, store)
     except (InputError, CodecError, KeyError) as e:
         return reject_line(whole, file, number, str(e), Reason.SCHEMA, store)
     except Oversized as e:
@@ -297,7 +298,7 @@ def _parse(line: Line) -> Any:
     try:
         return parse_json(line.data.decode("utf-8", "replace"))
     except NotJson as e:
-        raise RecordRefused(str(e), field="", rule="json") from e
+        raise RecordRefused(f"not JSON: {e}", field="", rule="json") from e
 
 
 def _checked_size(vetted: Vetted) -> Vetted:

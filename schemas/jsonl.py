@@ -78,14 +78,11 @@ class NotJson(InputError):
 def parse_json(text: str) -> Any:
     """The JSON value of one line; raises NotJson instead of recursing without bound."""
     if _nested_too_deep(text):
-        raise NotJson(
-            f"line is not JSON: its brackets nest deeper than {MAX_JSON_DEPTH} levels "
-            "or do not match"
-        )
+        raise NotJson(f"its brackets nest deeper than {MAX_JSON_DEPTH} levels or do not match")
     try:
         return json.loads(text)
     except ValueError as e:  # JSONDecodeError, and int() refusing over 4300 digits
-        raise NotJson(f"line is not JSON: {_brief(str(e))}") from None
+        raise NotJson(_brief(str(e))) from None
 
 
 def _nested_too_deep(text: str) -> bool:

@@ -106,15 +106,21 @@ class Organisation:
     def _district(self, district_code: str) -> District:
         district = self.districts.get(district_code)
         if district is None:
-            known = ", ".join(f"{d.code} {d.name}" for d in self.districts.values())
-            raise UnknownDistrict(f"unknown district {district_code!r}; known districts: {known}")
+            # The reason lands in a dead letter's 2000-character column: name a few only.
+            listed = [f"{d.code} {d.name}" for d in self.districts.values()]
+            known = ", ".join(listed[:10]) + (
+                f" and {len(listed) - 10} more" if listed[10:] else ""
+            )
+            raise UnknownDistrict(
+                f"unknown district {_brief(district_code)}; known districts: {known}"
+            )
         return district
 
     def _squad_of_street(self, street_code: str) -> Squad:
         squad = self._by_street.get(street_code)
         if squad is None:
             raise UnknownStreet(
-                f"unknown street {street_code!r}: no squad of the organisation file covers it"
+                f"unknown street {_brief(street_code)}: no squad of the organisation file covers it"
             )
         return squad
 

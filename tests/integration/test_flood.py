@@ -4,7 +4,8 @@ worker and the sink stay up, and processed + dead-lettered = published, counted 
 
 The garbage is random bytes, valid records cut short, bodies of garbage behind a known
 fingerprint, Confluent framing with no registry, empty and null values, records over the
-door's 64 KiB, and records that decode but break a rule; half of it has a null key.
+door's 64 KiB, and records that decode but break a rule; half of it has a null key, and
+one record in ten has source headers that are garbage too.
 """
 
 from __future__ import annotations
@@ -159,8 +160,10 @@ def test_a_flood_of_garbage_is_dead_lettered_and_the_pipeline_goes_on(
     sink = Child(settings, broker, tmp_path, command="sink")
     try:
         producer = KafkaProducer(bootstrap_servers=broker, linger_ms=20)
-        for topic, key, value in sent:
-            producer.send(topic, key=key, value=value)
+        for n, (topic, key, value) in enumerate(sent):
+            # headers are the publisher's too: a file name of 2 000 bytes, a line "x"
+            headers = [("source-file", rng.randbytes(2000)), ("source-line", b"x")]
+            producer.send(topic, key=key, value=value, headers=headers if n % 10 == 0 else [])
         producer.flush()
         producer.close()
         groups = {

@@ -140,6 +140,18 @@ class DeadLetterRow(Base):
     dead_lettered_at: Mapped[Instant]
 
 
+class DeadLetterPayloadRow(Base):
+    """The whole input of an oversized dead letter, whose own ``raw`` is only its start:
+    written by the batch run that refused the line (consumers/payloads.py)."""
+
+    __tablename__ = "dead_letter_payloads"
+
+    letter_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)  # the input's length in bytes
+    payload: Mapped[bytes]  # all of it, or its first KEPT_BYTES (consumers/publisher.py)
+    kept_at: Mapped[Instant]
+
+
 class ScorecardRow(Base):
     """Every revision of every unit's monthly scorecard; the highest revision is current."""
 

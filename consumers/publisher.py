@@ -2,9 +2,11 @@
 
 Two publishers. A batch run (runtime/batch.py, ``prepare_file``) publishes everything: a
 line that is not JSON or does not fit its schema cannot travel on an Avro topic, so it
-goes to the dead-letter topic with its file and line number instead, never fatal. A
-partner agency (``AgencyPublisher``, ``referrals publish``) sends only what passes the
-intake's checks (consumers/vetting.py) and is told about each line it refused.
+goes to the dead-letter topic with its file and line number instead, never fatal; so
+does a line too large to travel (``oversized``: the letter carries its start, and the
+batch run keeps the whole line in the store). A partner agency (``AgencyPublisher``,
+``referrals publish``) sends only what passes the intake's checks (consumers/vetting.py)
+and is told about each line it refused.
 
 Both send through ``Publisher``: acks from every in-sync replica, idempotence (kafka-python
 enables it by default and turns it off by itself for a broker too old to support it),
@@ -13,28 +15,45 @@ retries until the delivery timeout, and a delivery report per record.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from consumers.vetting import Vetted, check_agency, check_referral
-from schemas.codec import SchemaStore, default_store
-from schemas.jsonl import InputError, record_from_json
+from schemas.codec import CodecError, SchemaStore, default_store
+from schemas.jsonl import InputError, NotJson, parse_json, record_from_json
 from streams import topics
 from streams.deadletters.letters import DeadLetter
-from streams.errors import Reason, RecordRefused, RetryableError
+from streams.errors import Oversized, Reason, RecordRefused, RetryableError
+from streams.intake.rules import COPY_BYTES, MAX_EVENT_BYTES, check_size, copy_kept
 from streams.messages import Source
 from streams.organisation import Organisation, default_organisation_path, load_organisation
 from streams.settings import kafka_security
 
 Header = tuple[str, bytes]
+# A line longer than this is not parsed: it is over the broker's default message limit,
+# so no record of it could travel, and over what any event may be (MAX_EVENT_BYTES).
+MAX_LINE_BYTES = 1024 * 1024
+# How much of an oversized line the store keeps, and so how much of a line is read.
+KEPT_BYTES = 16 * 1024 * 1024
+# The store's dead_letters.reason column holds 2000 characters.
+MAX_REASON = 1000
+
+
+@dataclass(frozen=True)
+class Payload:
+    """A line as read: ``data`` is the line, or its first KEPT_BYTES when it is longer;
+    ``size`` the line's length. Beside a dead letter whose ``raw`` is only the line's start,
+    it is what the batch run keeps in the store (consumers/payloads.py)."""
+
+    data: bytes
+    size: int
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,7 @@ class Outgoing:
     value: bytes
     source_file: str | None = None
     source_line: int | None = None
+    payload: Payload | None = field(default=None, repr=False)
 
     @property
     def headers(self) -> list[Header]:
@@ -63,6 +83,37 @@ class Prepared:
     rejected: int = 0
 
 
+@dataclass(frozen=True)
+class Line:
+    """One line of a file as read: its first KEPT_BYTES at most, and its whole length."""
+
+    number: int
+    data: bytes
+    size: int
+
+
+def read_lines(path: Path) -> Iterator[Line]:
+    """The lines of ``path``, never holding more than KEPT_BYTES of one in memory."""
+    with path.open("rb") as lines:
+        number = 0
+        while data := lines.readline(KEPT_BYTES):
+            number += 1
+            size = len(data)
+            if size == KEPT_BYTES and not data.endswith(b"\n"):
+                size += _skip_rest(lines)
+            yield Line(number, data, size)
+
+
+def _skip_rest(lines: BinaryIO) -> int:
+    """Read past the rest of a line; its length."""
+    skipped = 0
+    while rest := lines.readline(KEPT_BYTES):
+        skipped += len(rest)
+        if rest.endswith(b"\n"):
+            break
+    return skipped
+
+
 def _key(kind: str, obj: dict[str, Any]) -> bytes:
     if kind == "payment":
         return str(obj.get("receipt_no")).encode()
@@ -71,36 +122,58 @@ def _key(kind: str, obj: dict[str, Any]) -> bytes:
     return f"{obj.get('agency')}:{obj.get('referral_id')}".encode()
 
 
-def prepare_line(line: str, file: str, number: int, store: SchemaStore) -> Outgoing:
-    """The record one JSONL line becomes: on its input topic, or as a dead letter."""
+def prepare_line(
+    line: str | bytes, file: str, number: int, store: SchemaStore, size: int | None = None
+) -> Outgoing:
+    """The record one JSONL line becomes: on its input topic, or as a dead letter.
+    ``size`` is the line's whole length when ``line`` is only its start."""
+    raw = line if isinstance(line, bytes) else line.encode("utf-8", "surrogatepass")
+    whole = Payload(raw, len(raw) if size is None else size)
+    if whole.size > MAX_LINE_BYTES:
+        reason = f"the line is {whole.size} bytes, over the {MAX_LINE_BYTES} a line may have"
+        return reject_line(whole, file, number, reason, Reason.OVERSIZED, store)
+    text = raw.decode("utf-8", "replace") if isinstance(line, bytes) else line
     try:
-        obj = json.loads(line)
+        obj = parse_json(text)
         name, record = record_from_json(obj, store)
         topic = topics.input_topic(obj["kind"], obj.get("agency"))
         value = store.encode(name, record)
-        return Outgoing(topic, _key(obj["kind"], obj), value, file, number)
-    except json.JSONDecodeError as e:
-        return reject_line(line, file, number, f"line is not JSON: {e}", "undecodable", store)
-    except (InputError, KeyError) as e:
-        return reject_line(line, file, number, str(e), "schema", store)
+        check_size(len(value))
+    except NotJson as e:
+        reason = f"line is not JSON: {e}"
+        return reject_line(whole, file, number, reason, Reason.UNDECODABLE, store)
+    except (InputError, CodecError, KeyError) as e:
+        return reject_line(whole, file, number, str(e), Reason.SCHEMA, store)
+    except Oversized as e:
+        return reject_line(whole, file, number, e.reason, e.code, store)
+    return Outgoing(topic, _key(obj["kind"], obj), value, file, number)
 
 
 def reject_line(
-    line: str, file: str, number: int, reason: str, code: str, store: SchemaStore
+    line: Payload, file: str, number: int, reason: str, code: Reason, store: SchemaStore
 ) -> Outgoing:
-    """A dead letter for a line that cannot be published, naming its file and line."""
+    """A dead letter for a line that cannot be published, naming its file and line. A
+    line over MAX_EVENT_BYTES would make a letter too large to travel: the letter carries
+    its start, and the line rides along as the payload the batch run keeps."""
     source = Source(file=file, line=number)
-    letter = DeadLetter(source.event_id, Reason(code), reason, source, line.encode())
+    if len(reason) > MAX_REASON:
+        reason = reason[: MAX_REASON - 3] + "..."
+    raw, payload = line.data, None
+    if line.size > MAX_EVENT_BYTES:
+        kept = "the whole line" if len(raw) == line.size else f"its first {len(raw)} bytes"
+        reason = f"{reason}; {copy_kept(f'the store keeps {kept}')}"
+        raw, payload = raw[:COPY_BYTES], line
+    letter = DeadLetter(source.event_id, code, reason, source, raw)
     value = store.encode("DeadLetter", letter.to_avro(datetime.now(UTC)))
-    return Outgoing(topics.DEADLETTERS, letter.key.encode(), value, file, number)
+    return Outgoing(topics.DEADLETTERS, letter.key.encode(), value, file, number, payload)
 
 
 def prepare_file(path: Path, store: SchemaStore | None = None) -> Iterator[Outgoing]:
+    """Every non-blank line of ``path`` as the record it becomes (see ``prepare_line``)."""
     store = store or default_store()
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, start=1):
-            if line.strip():
-                yield prepare_line(line, str(path), number, store)
+    for line in read_lines(path):
+        if line.data.strip():
+            yield prepare_line(line.data, str(path), line.number, store, line.size)
 
 
 class DeliveryFailed(RetryableError):
@@ -203,24 +276,37 @@ def vet_agency_file(
     check_agency(agency)
     passed: list[Outgoing] = []
     refused: list[RecordRefused] = []
-    with path.open(encoding="utf-8", errors="replace") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                vetted = check_referral(_parse(line), agency, org, now, store)
-            except RecordRefused as e:
-                refused.append(e.at_line(number))
-                continue
-            passed.append(_outgoing(vetted, str(path), number))
+    for line in read_lines(path):
+        if not line.data.strip():
+            continue
+        try:
+            vetted = _checked_size(check_referral(_parse(line), agency, org, now, store))
+        except RecordRefused as e:
+            refused.append(e.at_line(line.number))
+            continue
+        passed.append(_outgoing(vetted, str(path), line.number))
     return passed, refused
 
 
-def _parse(line: str) -> Any:
+def _parse(line: Line) -> Any:
+    if line.size > MAX_LINE_BYTES:
+        raise RecordRefused(
+            f"the line is {line.size} bytes, over the {MAX_LINE_BYTES} a line may have",
+            field="",
+            rule=Reason.OVERSIZED,
+        )
     try:
-        return json.loads(line)
-    except json.JSONDecodeError as e:
+        return parse_json(line.data.decode("utf-8", "replace"))
+    except NotJson as e:
         raise RecordRefused(f"not JSON: {e}", field="", rule="json") from e
+
+
+def _checked_size(vetted: Vetted) -> Vetted:
+    try:
+        check_size(len(vetted.value))
+    except Oversized as e:
+        raise RecordRefused(e.reason, field="", rule=e.code) from e
+    return vetted
 
 
 def _outgoing(vetted: Vetted, file: str | None = None, line: int | None = None) -> Outgoing:
@@ -254,6 +340,7 @@ class AgencyPublisher:
 
     def publish(self, referral: Mapping[str, Any]) -> Delivery:
         vetted = check_referral(referral, self.agency, self.org, datetime.now(UTC), self.store)
+        _checked_size(vetted)
         [delivery] = self.publisher.deliver([_outgoing(vetted)])
         return delivery
 

@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from consumers.models import (
     CaseRow,
+    DeadLetterPayloadRow,
     DeadLetterRow,
     LedgerEntryRow,
     PenaltyTotalsRow,
     ReferralRow,
 )
-from streams.errors import CaseNotFound
+from streams.errors import CaseNotFound, NotFound, Reason
 from streams.events import ReferralKey
 from streams.ledger.totals import Totals, year_on_year
 from streams.organisation import Organisation
@@ -81,24 +82,48 @@ def case_document(case: CaseRow) -> dict[str, Any]:
 
 
 def dead_letters(session: Session) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(DeadLetterRow).order_by(DeadLetterRow.dead_lettered_at, DeadLetterRow.letter_key)
+    """Every dead letter, oldest first. The letter of an oversized input carries only its
+    start (``raw_truncated``); ``full_raw`` says where the whole of it is: a row of
+    ``dead_letter_payloads`` (``full_payload``) or the input topic's record."""
+    kept = DeadLetterPayloadRow
+    rows = session.execute(
+        select(DeadLetterRow, kept.size)  # the size only: payloads may be megabytes each
+        .outerjoin(kept, kept.letter_key == DeadLetterRow.letter_key)
+        .order_by(DeadLetterRow.dead_lettered_at, DeadLetterRow.letter_key)
     )
-    return [
-        {
-            "event_id": row.event_id,
-            "error": row.error,
-            "reason": row.reason,
-            "source_topic": row.source_topic,
-            "source_partition": row.source_partition,
-            "source_offset": row.source_offset,
-            "source_file": row.source_file,
-            "source_line": row.source_line,
-            "dead_lettered_at": row.dead_lettered_at.isoformat(),
-            "raw_base64": base64.b64encode(row.raw).decode(),
-        }
-        for row in rows
-    ]
+    return [_letter(row, size) for row, size in rows]
+
+
+_LETTER_COLUMNS = (
+    *("event_id", "error", "reason"),
+    *("source_topic", "source_partition", "source_offset", "source_file", "source_line"),
+)
+
+
+def _letter(row: DeadLetterRow, kept_size: int | None) -> dict[str, Any]:
+    truncated = kept_size is not None or row.error == Reason.OVERSIZED
+    full = None
+    if kept_size is not None:
+        full = f"sql:dead_letter_payloads/{row.letter_key}"
+    elif truncated and row.source_topic is not None:
+        full = f"kafka:{row.source_topic}/{row.source_partition}/{row.source_offset}"
+    return {
+        **{column: getattr(row, column) for column in _LETTER_COLUMNS},
+        "dead_lettered_at": row.dead_lettered_at.isoformat(),
+        "raw_base64": base64.b64encode(row.raw).decode(),
+        "raw_truncated": truncated,
+        "full_raw": full,
+        "full_raw_size": kept_size,
+    }
+
+
+def full_payload(session: Session, letter_key: str) -> bytes:
+    """The whole input of the oversized dead letter ``letter_key`` (``EVENT_ID#CODE``) as
+    the store keeps it; raises NotFound when the store has none."""
+    row = session.get(DeadLetterPayloadRow, letter_key)
+    if row is None:
+        raise NotFound(f"the store keeps no whole input for dead letter {letter_key}")
+    return row.payload
 
 
 def annual_report_of(session: Session, year: int) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from consumers.cluster import ensure_topics, wait_until_processed
+from consumers.payloads import keep_payloads
 from consumers.publisher import Outgoing, Publisher, prepare_file
 from consumers.scorecard_feed import close_months
 from consumers.sink import GROUP as SINK_GROUP
@@ -138,7 +139,7 @@ class Run:
         self.reporter.stage("reading input")
         records: list[Outgoing] = []
         for path in files:
-            records += prepare_file(path)
+            records += keep_payloads(self.engine, prepare_file(path))
         return records
 
 

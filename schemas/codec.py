@@ -17,7 +17,8 @@ Errors::
      ├── SchemaFileError         an .avsc file cannot be loaded
      ├── NotSingleObjectEncoded  neither header, or shorter than it
      │    └── NoRegistry         Confluent framing, but no schema registry is configured
-     ├── UnknownSchema           fingerprint, schema id or schema name not known
+     ├── UnknownSchema           fingerprint, schema id or schema name not known, or a
+     │                           registry's schema unbounded to decode (schemas/registered.py)
      ├── RegistryUnavailable     the schema registry did not answer
      ├── InvalidRecord           a record does not fit its schema (encode)
      ├── IncompatibleSchemas     the writer's data cannot be read into the reader schema
@@ -35,7 +36,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, Final
 
-from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro import schemaless_reader, schemaless_writer
 from fastavro.read import SchemaResolutionError
 from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
 from fastavro.validation import ValidationError, validate
@@ -328,13 +329,11 @@ class SchemaStore:
         the registry's own text (a partner's other version), fetched once."""
         entry = self._by_id.get(schema_id)
         if entry is None:
+            from schemas.registered import registered_schema
             from schemas.registry import fetch
 
             registry = self._need_registry(f"read schema id {schema_id}")
-            parsed = parse_schema(fetch(registry, schema_id), _write_hint=False)
-            if not isinstance(parsed, dict) or parsed.get("type") != "record":
-                raise UnknownSchema(f"schema id {schema_id} is not an Avro record schema")
-            canonical = to_parsing_canonical_form(parsed)
+            parsed, canonical = registered_schema(lambda: fetch(registry, schema_id), schema_id)
             entry = _entry(parsed, canonical)
             entry = self._by_fingerprint.get(entry.fingerprint, entry)
             self._by_id[schema_id] = entry

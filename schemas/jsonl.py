@@ -4,6 +4,10 @@ Conversion is driven by the Avro schemas, so a field added to an .avsc is accept
 without code changes. JSON differs from Avro in three places only: a `kind` field names the
 schema; lifecycle events and payments name their case by top-level `case_id`, `agency` and
 `referral_id` (Avro: the `ref` record); timestamps are ISO 8601 strings with an offset.
+
+Lines come from outside, so reading one is bounded: ``parse_json`` refuses nesting deeper
+than any event has before the parser recurses into it, and numbers too long for Python's
+int conversion; every message quotes at most a short, encodable excerpt of the input.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -40,6 +45,12 @@ BLOCK_AGENCY: Final[Mapping[str, str]] = MappingProxyType(
 _MISSING: Final = object()
 _LONG = (-(2**63), 2**63 - 1)
 _INT = (-(2**31), 2**31 - 1)
+# The deepest event is three levels (a referral's evidence item); json's parser, and the
+# converter after it, recurse once per level, so a line of 200 000 "[" must stop here.
+MAX_JSON_DEPTH: Final = 16
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_PAIR = re.compile(r"\[\]|\{\}")
 
 
 class InputError(ReferralsError, ValueError):
@@ -56,9 +67,61 @@ class InputError(ReferralsError, ValueError):
         self.rule = rule
 
 
+class NotJson(InputError):
+    """The line is not a JSON text this reader takes: malformed, nested deeper than
+    MAX_JSON_DEPTH, or holding a number too long to convert."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, field="", rule="json")
+
+
+def parse_json(text: str) -> Any:
+    """The JSON value of one line; raises NotJson instead of recursing without bound."""
+    if _nested_too_deep(text):
+        raise NotJson(f"its brackets nest deeper than {MAX_JSON_DEPTH} levels or do not match")
+    try:
+        return json.loads(text)
+    except ValueError as e:  # JSONDecodeError, and int() refusing over 4300 digits
+        raise NotJson(_brief(str(e))) from None
+
+
+def _nested_too_deep(text: str) -> bool:
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return False
+    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
+    for _ in range(MAX_JSON_DEPTH):
+        brackets, removed = _PAIR.subn("", brackets)
+        if not brackets:
+            return False
+        if not removed:
+            break
+    return True
+
+
+def _brief(text: str, limit: int = 120) -> str:
+    """One line of at most ``limit`` characters that UTF-8 can encode (JSON's \\ud800
+    escapes give strings with lone surrogates, which no Avro string may hold)."""
+    cut = len(text) > limit * 2
+    text = " ".join(text[: limit * 2].split())
+    if cut or len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=repr)
-    return text if len(text) <= 60 else text[:57] + "..."
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=repr)
+    except (ValueError, RecursionError):  # a value built by hand, not parsed by parse_json
+        text = f"a {type(value).__name__}"
+    return _brief(text, 60)
 
 
 class _Converter:
@@ -117,10 +180,11 @@ class _Converter:
         names = {f["name"] for f in schema["fields"]}
         unknown = sorted(set(value) - names)
         if unknown:
+            field = _brief(prefix + unknown[0], 60)
             raise InputError(
-                f"{self.where}: unknown field '{prefix + unknown[0]}'; "
+                f"{self.where}: unknown field '{field}'; "
                 f"{short_name(schema['name'])} has {', '.join(sorted(names))}",
-                field=prefix + unknown[0],
+                field=field,
                 rule="unknown_field",
             )
         out: dict[str, Any] = {}
@@ -162,6 +226,8 @@ class _Converter:
                 return float(value)
             raise self.fail(path, "a finite number", value)
         if kind == "string" and isinstance(value, str):
+            if not value.isascii() and not _encodable(value):
+                raise self.fail(path, "text (it has a lone surrogate, \\ud800 to \\udfff)", value)
             return value
         if kind == "boolean" and isinstance(value, bool):
             return value

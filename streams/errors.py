@@ -27,6 +27,7 @@ ReferralsError                    the CLI prints it as one line and exits 2
     ├── ImpossibleValue           a negative amount, a time before 2000 or in the future
     ├── InvalidTransition         the case's state does not allow the event
     ├── Unmatched                 nothing the event refers to arrived before the wait ended
+    ├── Oversized                 the record is larger than the pipeline takes
     └── ProcessingFailed          an agent raised on the event (a bug): kept, not retried
 
 The subclasses of ``CodecError``, ``InputError`` and ``OrganisationError``, and the
@@ -49,6 +50,7 @@ class Reason(StrEnum):
     IMPOSSIBLE_VALUE = "impossible_value"
     INVALID_TRANSITION = "invalid_transition"
     UNMATCHED = "unmatched"
+    OVERSIZED = "oversized"
     FAILED = "failed"
 
 
@@ -157,6 +159,13 @@ class Unmatched(Rejected):
     """The case, referral or decision the event names never arrived."""
 
     code = Reason.UNMATCHED
+
+
+class Oversized(Rejected):
+    """The record, or the line it came from, is larger than the pipeline takes; its dead
+    letter carries a truncated copy and says where the whole of it is kept."""
+
+    code = Reason.OVERSIZED
 
 
 class ProcessingFailed(Rejected):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 from types import MappingProxyType
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from streams.errors import ConfigurationError
 
@@ -106,19 +106,30 @@ class Organisation:
     def _district(self, district_code: str) -> District:
         district = self.districts.get(district_code)
         if district is None:
-            known = ", ".join(f"{d.code} {d.name}" for d in self.districts.values())
-            raise UnknownDistrict(f"unknown district {district_code!r}; known districts: {known}")
+            # The reason lands in a dead letter's 2000-character column: name a few only.
+            listed = [f"{d.code} {d.name}" for d in self.districts.values()]
+            known = ", ".join(listed[:10]) + (
+                f" and {len(listed) - 10} more" if listed[10:] else ""
+            )
+            raise UnknownDistrict(
+                f"unknown district {_brief(district_code)}; known districts: {known}"
+            )
         return district
 
     def _squad_of_street(self, street_code: str) -> Squad:
         squad = self._by_street.get(street_code)
         if squad is None:
             raise UnknownStreet(
-                f"unknown street {street_code!r}: no squad of the organisation file covers it"
+                f"unknown street {_brief(street_code)}: no squad of the organisation file covers it"
             )
         return squad
 
 
+# The SQL store's columns: codes are String(64), a unit's name on a scorecard String(100).
+MAX_CODE = 64
+MAX_NAME = 100
+# Far above any city's organisation; a file larger is not read into memory.
+MAX_FILE_BYTES = 1024 * 1024
 _CITY_KEYS = frozenset({"code", "name"})
 _DISTRICT_KEYS = frozenset({"code", "name"})
 _SQUAD_KEYS = frozenset({"code", "name", "district", "direct", "streets"})
@@ -136,7 +147,7 @@ def parse_organisation(text: str, source: str = "<string>") -> Organisation:
             fail(f"{label} must be a table")
         for key in value:
             if key not in allowed:
-                fail(f"{label}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+                fail(f"{label}: unknown key {_brief(key)} (allowed: {', '.join(sorted(allowed))})")
         for key in ("code", "name"):
             if key not in value:
                 fail(f"{label}: missing {key!r}")
@@ -146,20 +157,20 @@ def parse_organisation(text: str, source: str = "<string>") -> Organisation:
         value = table[key]
         # An unquoted code such as 430203 parses as an integer; say how to fix it.
         if not isinstance(value, str) or not value.strip():
-            fail(f"{label}: {key} must be a non-empty quoted string, got {value!r}")
+            fail(f"{label}: {key} must be a non-empty quoted string, got {_brief(value)}")
+        limit = MAX_NAME if key == "name" else MAX_CODE
+        if len(value) > limit:
+            fail(f"{label}: {key} is {len(value)} characters long, over {limit}")
         return value
 
     def label_of(kind: str, raw: object, index: int) -> str:
         code = raw.get("code") if isinstance(raw, dict) else None
-        return f"{kind} {code}" if isinstance(code, str) else f"{kind} #{index} (no code)"
+        return f"{kind} {_cut(code)}" if isinstance(code, str) else f"{kind} #{index} (no code)"
 
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        fail(f"not valid TOML: {exc}")  # tomllib's message carries the line and column
+    doc = load_toml(text, source, InvalidOrganisation)
     for key in doc:
         if key not in _TOP_KEYS:
-            fail(f"unknown top-level key {key!r} (allowed: city, district, squad)")
+            fail(f"unknown top-level key {_brief(key)} (allowed: city, district, squad)")
 
     if "city" not in doc:
         fail("missing the [city] table")
@@ -204,6 +215,8 @@ def parse_organisation(text: str, source: str = "<string>") -> Organisation:
         for street_code in raw_streets:
             if not street_code.strip():
                 fail(f"{label}: a street code is empty")
+            if len(street_code) > MAX_CODE:
+                fail(f"{label}: street code {_brief(street_code)} is over {MAX_CODE} characters")
             streets[street_code] = string(raw_streets, street_code, f"{label}: street")
             owners.setdefault(street_code, []).append(code)
         if not direct and not streets:
@@ -232,15 +245,48 @@ def parse_organisation(text: str, source: str = "<string>") -> Organisation:
     return Organisation(city, MappingProxyType(districts), MappingProxyType(squads))
 
 
-def load_organisation(path: Path) -> Organisation:
-    """Read and validate an organisation file; every problem is an InvalidOrganisation."""
+def load_toml(text: str, source: str, error: type[ConfigurationError]) -> dict[str, Any]:
+    """``tomllib.loads``, every failure an ``error`` naming ``source``."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        problem = str(exc)  # tomllib's message carries the line and column
+    except RecursionError:  # tomllib recurses once per level of nested arrays and tables
+        problem = "arrays or tables nested too deeply"
+    except ValueError as exc:  # an integer of more digits than int() converts
+        problem = " ".join(str(exc).split()[:8])
+    raise error(f"{source}: not valid TOML: {problem}")
+
+
+def _brief(value: object) -> str:
+    return _cut(repr(value))
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def read_config(path: Path, what: str, error: type[ConfigurationError]) -> str:
+    """The text of a configuration file, refused with ``error`` naming ``what`` when it
+    cannot be read, is not UTF-8 (a byte-order mark is accepted) or is over
+    MAX_FILE_BYTES."""
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what}: {exc}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise error(f"{path}: the {what} is over {MAX_FILE_BYTES} bytes")
     try:
         # utf-8-sig: Windows editors often save Chinese text with a BOM, which tomllib rejects.
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise InvalidOrganisation(f"{path}: cannot read the organisation file: {exc}") from exc
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise InvalidOrganisation(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+        raise error(f"{path}: not UTF-8 text (byte {exc.start})") from exc
+
+
+def load_organisation(path: Path) -> Organisation:
+    """Read and validate an organisation file; every problem is an InvalidOrganisation."""
+    text = read_config(path, "organisation file", InvalidOrganisation)
     return parse_organisation(text, source=str(path))
 
 

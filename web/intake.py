@@ -10,7 +10,6 @@ its original receipt) → sent to the agency's topic and acknowledged → kept (
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from consumers.publisher import Delivery, Outgoing
 from consumers.receipt_store import status_of
 from consumers.vetting import Vetted, check_referral, check_referral_bytes
 from schemas.codec import SchemaStore, default_store
+from schemas.jsonl import parse_json
 from streams.errors import RecordRefused
 from streams.organisation import Organisation
 from web.intake_errors import IntakeError, field_location, intake_error_handler
@@ -110,7 +110,7 @@ class Intake:
             if content_type.split(";")[0].strip().lower() in AVRO_TYPES:
                 return check_referral_bytes(body, agency, self.org, now, self.store)
             try:
-                obj = json.loads(body)
+                obj = parse_json(body.decode("utf-8"))  # bounded: a deep body is NotJson
             except (ValueError, UnicodeDecodeError) as e:
                 raise IntakeError(400, f"the body is not JSON: {e}") from e
             if isinstance(obj, dict) and obj.get("agency", agency) != agency:

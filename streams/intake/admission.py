@@ -1,7 +1,9 @@
 """Step 1 at the door: raw Kafka bytes in, an admitted event or a dead letter out.
 
 This is the one function that decides whether an incoming record is dead-lettered; the
-agent only moves bytes in and messages out.
+agent only moves bytes in and messages out. Whatever the bytes, it returns: a record over
+MAX_EVENT_BYTES is refused before it is decoded, and a dead letter never carries more of
+it than COPY_BYTES (the whole record stays at its topic offset).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from datetime import datetime
 from schemas.codec import CodecError, SchemaStore
 from schemas.jsonl import SCHEMA_TO_KIND, record_to_json
 from streams.deadletters.letters import DeadLetter
-from streams.errors import Rejected, SchemaViolation, Undecodable
+from streams.errors import Oversized, Rejected, SchemaViolation, Undecodable
 from streams.events import Referral, parse_event
-from streams.intake.rules import validate
+from streams.intake.rules import COPY_BYTES, MAX_EVENT_BYTES, check_size, copy_kept, validate
 from streams.messages import Admitted, Source
 from streams.organisation import Organisation
 
@@ -23,12 +25,21 @@ def admit(
 ) -> Admitted | DeadLetter:
     """Decode, check and address one incoming record, or say why it is dead-lettered."""
     try:
+        if len(raw) > MAX_EVENT_BYTES:
+            where = f"the whole record stays at {source.event_id} while the topic keeps it"
+            check_size(len(raw), copy_kept(where))
         decoded = store.decode(raw)
         if decoded.name not in SCHEMA_TO_KIND:
             raise SchemaViolation(f"a {decoded.name} record is not an input event")
+        if decoded.fingerprint != store.fingerprint(decoded.name):
+            # A writer schema of a partner's (via the registry) or an older version of
+            # ours: read it as our current one, whose fields the rest of the code expects.
+            decoded = store.decode(raw, reader=decoded.name)
         record = record_to_json(decoded.name, decoded.record, store)
         event = parse_event(record)
         validate(event, org, now)
+    except Oversized as e:
+        return DeadLetter.of(e, source, raw[:COPY_BYTES])
     except CodecError as e:
         return DeadLetter.of(Undecodable(str(e)), source, raw)
     except Rejected as e:

@@ -24,21 +24,28 @@ TAKE = 1_000
 WITHIN_S = 0.05
 
 
+# Headers are whatever the publisher sent: the file name is cut to the store's column,
+# and a line number that is not one (or does not fit Avro's int) is dropped.
+MAX_FILE = 500
+
+
 def _header(headers: Any, name: str) -> str | None:
     for key, value in headers.items() if isinstance(headers, dict) else headers or ():
         if key == name and value is not None:
-            return value.decode() if isinstance(value, bytes) else str(value)
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+            return text[:MAX_FILE]
     return None
 
 
 def source_of(message: Any) -> Source:
     line = _header(message.headers, "source-line")
+    number = int(line) if line and line.isascii() and line.isdigit() and len(line) < 10 else None
     return Source(
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         file=_header(message.headers, "source-file"),
-        line=int(line) if line else None,
+        line=number,
     )
 
 

@@ -7,7 +7,7 @@ metric, a weight not above zero, a negative deadline, grade bands out of order.
 from __future__ import annotations
 
 import itertools
-import tomllib
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from streams.errors import ConfigurationError
+from streams.organisation import load_toml, read_config
 
+# Ten years: a deadline, window or grace period longer than that is a typing mistake, and
+# one past about 2.9 million days overflows the dates it is added to.
+MAX_DAYS = 3660
 METRICS = ("filing_timeliness", "decision_timeliness", "legal_review", "collection", "feedback")
 
 
@@ -55,18 +59,11 @@ def default_rubric_path() -> Path:
 
 def load_rubric(path: Path | None = None) -> Rubric:
     path = path or default_rubric_path()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigurationError(f"rubric {path}: cannot be read ({e.strerror})") from e
-    return parse_rubric(text, str(path))
+    return parse_rubric(read_config(path, "rubric", ConfigurationError), str(path))
 
 
 def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigurationError(f"{source}: not valid TOML: {e}") from e
+    data = load_toml(text, source, ConfigurationError)
 
     def fail(key: str, problem: str) -> ConfigurationError:
         return ConfigurationError(f"{source}: {key}: {problem}")
@@ -79,29 +76,32 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
         "grace_days",
     }
     if unknown:
-        raise fail(sorted(unknown)[0], "unknown key")
-    metrics_table: dict[str, Any] = data.get("metrics", {})
+        raise fail(_brief(sorted(unknown)[0]), "unknown key")
+    metrics_table = _table(data.get("metrics", {}), "metrics", fail)
     for name in metrics_table:
         if name not in METRICS:
-            raise fail(f"metrics.{name}", f"unknown metric; known: {', '.join(METRICS)}")
+            raise fail(f"metrics.{_brief(name)}", f"unknown metric; known: {', '.join(METRICS)}")
     metrics = []
     for name in METRICS:
         if name not in metrics_table:
             raise fail(f"metrics.{name}", "missing")
-        entry = metrics_table[name]
+        entry = _table(metrics_table[name], f"metrics.{name}", fail)
         weight = _number(entry.get("weight"), f"metrics.{name}.weight", fail)
         if weight <= 0:
             raise fail(f"metrics.{name}.weight", f"must be above 0, got {weight}")
-        days = _whole(entry.get("days"), f"metrics.{name}.days", fail)
+        days = _whole(entry.get("days"), f"metrics.{name}.days", fail, MAX_DAYS)
         metrics.append(Metric(name, weight, timedelta(days=days)))
+    bands = data.get("grades", [])
+    if not isinstance(bands, list):
+        raise fail("grades", "must be a list of [[grades]] tables")
     grades = []
-    for index, band in enumerate(data.get("grades", [])):
+    for index, band in enumerate(bands):
         key = f"grades[{index}]"
-        grades.append(
-            (_number(band.get("min_score"), f"{key}.min_score", fail), str(band.get("grade") or ""))
-        )
-        if not grades[-1][1]:
-            raise fail(f"{key}.grade", "missing")
+        band = _table(band, key, fail)
+        grade = band.get("grade")
+        if not isinstance(grade, str) or not grade:
+            raise fail(f"{key}.grade", f"missing, or not a string: {_brief(grade)}")
+        grades.append((_number(band.get("min_score"), f"{key}.min_score", fail), grade))
     if not grades:
         raise fail("grades", "missing")
     for (higher, _), (lower, grade) in itertools.pairwise(grades):
@@ -111,22 +111,34 @@ def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
         metrics=tuple(metrics),
         grades=tuple(grades),
         major_threshold_fen=_whole(
-            data.get("major_threshold_fen", 3_000_000), "major_threshold_fen", fail
+            data.get("major_threshold_fen", 3_000_000), "major_threshold_fen", fail, 2**63 - 1
         ),
         merge_window=timedelta(
-            days=_whole(data.get("merge_window_days", 30), "merge_window_days", fail)
+            days=_whole(data.get("merge_window_days", 30), "merge_window_days", fail, MAX_DAYS)
         ),
-        grace=timedelta(days=_whole(data.get("grace_days", 5), "grace_days", fail)),
+        grace=timedelta(days=_whole(data.get("grace_days", 5), "grace_days", fail, MAX_DAYS)),
     )
 
 
+def _table(value: Any, key: str, fail: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise fail(key, f"must be a table, got {_brief(value)}")
+    return value
+
+
 def _number(value: Any, key: str, fail: Any) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise fail(key, f"must be a number, got {value!r}")
+    # TOML has inf and nan; a NaN Decimal raises on every comparison the scoring makes
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise fail(key, f"must be a finite number, got {_brief(value)}")
     return Decimal(str(value))
 
 
-def _whole(value: Any, key: str, fail: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise fail(key, f"must be a whole number not below 0, got {value!r}")
+def _whole(value: Any, key: str, fail: Any, most: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= most:
+        raise fail(key, f"must be a whole number from 0 to {most}, got {_brief(value)}")
     return value
+
+
+def _brief(value: Any) -> str:
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

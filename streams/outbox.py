@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from schemas.jsonl import record_from_json
 from streams.cases.snapshots import to_avro
 from streams.deadletters.letters import DeadLetter, Refused
-from streams.errors import ProcessingFailed
+from streams.errors import ProcessingFailed, Rejected
 from streams.logging import get_logger
 from streams.messages import Admitted, encode_batch, partition_of
 from streams.monitoring import metrics
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 log = get_logger(__name__)
 S = TypeVar("S")
 M = TypeVar("M")
+# A failure's reason stays well inside the dead-letter table's reason column.
+REASON_CHARS = 1_000
 # A batch record stays well below the brokers' default 1 MB message limit.
 BATCH_BYTES = 256 * 1024
 
@@ -66,20 +68,22 @@ class Outbox:
         self, step: Callable[[str, S | None, M], S | None]
     ) -> Callable[[str, S | None, M], S | None]:
         """``step`` made safe for one poison message: if it raises, the message (when it
-        is an event) is dead-lettered as failed, the key's entry is left as it was, and
-        the rest of the batch goes on."""
+        is an event) is dead-lettered — with the step's own reason when it refused the
+        event, as failed when it broke — the key's entry is left as it was, and the rest of
+        the batch goes on."""
 
         def guarded(key: str, entry: S | None, message: M) -> S | None:
             try:
                 return step(key, entry, message)
+            except Rejected as e:
+                log.warning("event_refused", key=key[:12], error=str(e.code))
+                error: Rejected = e
             except Exception as e:
                 log.exception("event_failed", key=key[:12], message=type(message).__name__)
-                if isinstance(message, Admitted):
-                    error = ProcessingFailed(f"{type(e).__name__}: {e}")
-                    self.refused(
-                        Refused.of(error, message.event_id, message.source, message.record)
-                    )
-                return None
+                error = ProcessingFailed(f"{type(e).__name__}: {e}"[:REASON_CHARS])
+            if isinstance(message, Admitted):
+                self.refused(Refused.of(error, message.event_id, message.source, message.record))
+            return None
 
         return guarded
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from streams.cases.group import Outcome, accept
 from streams.cases.numbering import (
     Assigned,
@@ -29,6 +31,7 @@ from streams.cases.tally import (
     MERGED,
     changes,
 )
+from streams.errors import Oversized
 from streams.messages import (
     Numbered,
     NumberRequest,
@@ -110,6 +113,22 @@ def count(moved: list[tuple[str, str | None, int]]) -> None:
             _COUNTERS[measure](delta)
 
 
+# A group's state travels as one changelog record and its cases' snapshots carry their
+# referrals' versions: a group past this size could no longer be written (brokers refuse
+# records over 1 MB by default), so the event that would grow it further is refused.
+GROUP_BYTES = 512 * 1024
+_size = msgspec.msgpack.Encoder()
+
+
+def check_size(state: GroupState) -> None:
+    size = len(_size.encode(state))
+    if size > GROUP_BYTES:
+        raise Oversized(
+            f"incident group {state.key[:12]}… would hold {size} bytes with this event, "
+            f"over the {GROUP_BYTES}-byte limit of one group"
+        )
+
+
 def register(p: Pipeline) -> None:
     groups = groups_table(p)
     numbers = numbers_table(p)
@@ -127,6 +146,8 @@ def register(p: Pipeline) -> None:
     def step(partition: int, out: Outbox) -> Callable[[str, GroupState | None, Any], Any]:
         def apply(key: str, state: GroupState | None, message: Any) -> GroupState | None:
             outcome = accept(state, message, key, partition, p.org, p.policy)
+            if outcome.state is not None:
+                check_size(outcome.state)
             publish(outcome, out)
             if outcome.state is not None:
                 count(changes(state.tally if state else {}, outcome.state.tally))

@@ -30,7 +30,6 @@ from consumers.store import open_store
 from runtime.children import Child
 from runtime.embedded import EmbeddedBroker
 from streams import topics
-from streams.errors import RetryableError
 from streams.settings import Settings
 from tests.integration.harness import write_jsonl
 
@@ -69,12 +68,6 @@ def broker() -> Iterator[str]:
         yield embedded.bootstrap
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RetryableError,
-    reason="the record fails in Faust's producer after the step, which stops the worker; "
-    "dead-lettering a step that raises (Outbox.isolate) does not reach it",
-)
 def test_an_incident_grown_past_the_broker_limit_is_dead_lettered_and_the_rest_goes_on(
     broker: str, tmp_path: Path
 ) -> None:

@@ -19,6 +19,8 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Help texts are plain: rich markup would eat their "[env REFERRALS_DB; ...]" notes.
+    rich_markup_mode=None,
     help="Inter-agency case referrals: publish, process and query.",
 )
 app.callback()(root_callback)

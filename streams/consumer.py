@@ -9,7 +9,8 @@
    (seen about one handover in four; docs/measured.md). Here a record whose generation
    is no longer current ends its batch without moving the read offset, so the re-fetched
    records are processed.
-2. **End offsets from the embedded broker.** Tansu answers ListOffsets with the last
+2. **Fetch wait.** Faust hard-codes a 1.5 s fetch wait; the consumer waits at most 100 ms.
+3. **End offsets from the embedded broker.** Tansu answers ListOffsets with the last
    batch's base offset + 1, and Faust's table recovery stops there, losing each
    changelog's tail. When the worker's probe found the broker inexact, ``highwaters``
    asks for the true ends (fetch high watermarks) instead.
@@ -34,10 +35,25 @@ from streams.logging import get_logger
 log = get_logger(__name__)
 
 
+# Faust hard-codes a 1.5 s fetch wait, so an agent whose partitions run dry waits that long
+# for the next batch: at every hop of the pipeline (docs/measured.md, Faust's fetch wait).
+FETCH_MAX_WAIT_MS = 100
+
+
+class ConsumerThread(driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        consumer._fetch_max_wait_ms = FETCH_MAX_WAIT_MS  # read when the consumer starts
+        return consumer
+
+
 class Consumer(driver.Consumer):
     # Set by the worker from its probe of the broker (runtime/worker.py).
     exact_end_offsets = True
     commits_refused = 0
+
+    def _new_consumer_thread(self) -> ConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
         if self.exact_end_offsets:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 
 from kafka import KafkaProducer
 
@@ -26,6 +27,9 @@ log = get_logger(__name__)
 # stalled: the worker is restarted (twice at most), or the run fails.
 STALLED_AFTER_S = 30.0
 RESTARTS = 2
+# A worker younger than this is still starting (imports, joining, recovering its tables):
+# what it has left of it is added to the wait before its group counts as stalled.
+STARTING_S = 30.0
 # For a worker to stop and copy its tables into the archive.
 KEEP_STATE_GRACE_S = 300.0
 
@@ -92,9 +96,13 @@ class BatchSession:
             self.reporter.remaining(left)
 
         for restart in range(RESTARTS + 1):
+            starting = max(STARTING_S - (time.monotonic() - self.worker.started_at), 0.0)
             try:
                 wait_until_processed(
-                    self.bootstrap, groups, progress=progress, stalled_after=STALLED_AFTER_S
+                    self.bootstrap,
+                    groups,
+                    progress=progress,
+                    stalled_after=STALLED_AFTER_S + starting,
                 )
                 return
             except PartitionsStalled as stalled:

@@ -30,6 +30,7 @@ def test_a_frozen_worker_is_restarted_and_the_run_completes(
         publish(self, records, label)
 
     monkeypatch.setattr(session, "STALLED_AFTER_S", 5.0)
+    monkeypatch.setattr(session, "STARTING_S", 15.0)
     monkeypatch.setattr(session.BatchSession, "publish", freeze_then_publish)
     summary = run_files(f"sqlite:///{tmp_path / 'stall.db'}", [SAMPLE])
     assert frozen, "the worker was never frozen"

@@ -96,6 +96,33 @@ def sink(ctx: Context, port: ProbePort = None) -> None:
             raise signals.Interrupted(stop.signum)
 
 
+@app.command()
+@shared
+def up(
+    ctx: Context,
+    workers: Annotated[int, typer.Option(min=1, help="stream workers to run")] = 1,
+    every: Annotated[float, typer.Option(help="the feed's seconds between two looks")] = 60.0,
+    logs: Annotated[
+        Path | None, typer.Option(help="folder of one log file per child; none: this stderr")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="port of this supervisor's /health, /metrics")
+    ] = None,
+) -> None:
+    """Run the pipeline's services until interrupted: N workers, the SQL sink and the
+    scorecard feed as child processes, each restarted, with backoff, when it exits, stops
+    answering or its partitions stall with records waiting."""
+    from runtime.embedded import broker_for
+    from runtime.supervisor import supervise
+    from streams.logging import configure
+
+    configure(ctx.settings.log_format, ctx.settings.log_level)
+    with _stopped_as("up", ctx), broker_for(ctx.settings) as (bootstrap, embedded):
+        if embedded:
+            err.print(f"embedded broker at kafka://{bootstrap}")
+        supervise(ctx.settings, bootstrap, workers=workers, every=every, logs=logs, port=port)
+
+
 def _stopped_as(command: str, ctx: Context) -> contextlib.AbstractContextManager[None]:
     """The line a long-running command leaves when a signal stops it."""
     from runtime import resume, signals

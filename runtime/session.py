@@ -10,8 +10,8 @@ import time
 from kafka import KafkaProducer
 
 from consumers.cluster import PartitionsStalled, wait_until_processed
+from consumers.health import pipeline_groups
 from consumers.publisher import Outgoing, Publisher
-from consumers.sink import GROUP as SINK_GROUP
 from runtime import signals
 from runtime.children import Child
 from runtime.reporting import Reporter
@@ -82,14 +82,11 @@ class BatchSession:
 
     def wait(self, label: str) -> None:
         """Wait until everything written so far is processed, however long it takes while
-        records move. A worker whose partitions stall is restarted: it resumes from its
+        records move. A worker whose group stalls is restarted: it resumes from its
         committed offsets, and reprocessing is harmless (streams/consumer.py tells of the
-        Faust race that could stall one)."""
+        Faust race that could stall one). A stalled sink fails the run."""
         self.reporter.stage(label)
-        groups = {
-            self.settings.app_id: [*topics.INPUTS, *topics.internal(self.settings.app_id)],
-            SINK_GROUP: list(topics.OUTPUTS),
-        }
+        groups = pipeline_groups(self.settings.app_id)
 
         def progress(left: int) -> None:
             self._check()

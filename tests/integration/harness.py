@@ -42,8 +42,7 @@ def finish(bootstrap: str, settings: Settings, timeout: float = 240) -> None:
     groups = pipeline_groups(settings.app_id)
     wait_until_processed(bootstrap, groups, timeout=timeout)
     control = KafkaProducer(bootstrap_servers=bootstrap)
-    references, groups_topic, _ = topics.internal(settings.app_id)
-    for topic in (references, groups_topic):
+    for topic in topics.internal(settings.app_id):
         for partition in range(settings.partitions):
             control.send(topic, value=encode_batch([Tick("drain")]), partition=partition)
         control.flush()

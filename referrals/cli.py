@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from referrals.commands import feed, generate, partners, pipeline, queries, schemas, serve
 from referrals.options import root_callback
+from runtime import signals
 from streams.errors import NotFound, ReferralsError
 
 app = typer.Typer(
@@ -44,8 +45,11 @@ _OUTSIDE_ERRORS = (KafkaError, SQLAlchemyError, OSError)
 
 
 def main() -> None:
+    signals.install()
     try:
         code = app(standalone_mode=False)
+    except signals.Interrupted as e:
+        _fail(e.message, e.exit_status)
     except (click.UsageError, _VendoredUsageError) as e:
         _fail(e.format_message(), 2)
     except (click.Abort, typer.Abort):

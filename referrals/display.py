@@ -13,15 +13,28 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    Task,
     TaskID,
     TextColumn,
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from consumers.presentation import local_time, yuan
 from runtime.batch import Reporter, Summary
 from streams.cases.snapshots import INSTANTS
+
+
+class _Count(MofNCompleteColumn):
+    """``done/total`` while publishing; ``N left`` while waiting for the pipeline; nothing
+    for a stage that counts nothing."""
+
+    def render(self, task: Task) -> Text:
+        left = task.fields.get("left")
+        if left is not None:
+            return Text(f"{left:,} left")
+        return super().render(task) if task.total is not None else Text("")
 
 
 class ProgressReporter(Reporter):
@@ -31,13 +44,14 @@ class ProgressReporter(Reporter):
         self.progress = Progress(
             TextColumn("{task.description:<26}"),
             BarColumn(),
-            MofNCompleteColumn(),
+            _Count(),
             TimeElapsedColumn(),
             console=console,
             disable=not enabled,
             transient=False,
         )
         self.task: TaskID | None = None
+        self.most_left = 0
 
     def __enter__(self) -> ProgressReporter:
         self.progress.start()
@@ -49,22 +63,34 @@ class ProgressReporter(Reporter):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._finish()
+        # a run that failed or was stopped leaves its last bar as it stood
+        self._finish(done=exc_type is None)
         self.progress.stop()
 
-    def _finish(self) -> None:
-        if self.task is not None:
-            task = self.progress.tasks[-1]
-            self.progress.update(self.task, total=task.total or 1, completed=task.total or 1)
-            self.progress.stop_task(self.task)
+    def _finish(self, *, done: bool = True) -> None:
+        """A stage that showed no progress of its own is full once done; one that did keeps
+        its last figures, the truth also when the run was stopped in the middle."""
+        if self.task is None:
+            return
+        task = self.progress.tasks[-1]
+        if done and task.total is None:
+            self.progress.update(self.task, total=1, completed=1)
+        self.progress.stop_task(self.task)
 
     def stage(self, name: str, total: int | None = None) -> None:
         self._finish()
         self.task = self.progress.add_task(name, total=total)
+        self.most_left = 0
 
     def advance(self, done: int, total: int) -> None:
         if self.task is not None:
             self.progress.update(self.task, completed=done, total=max(total, 1))
+
+    def remaining(self, left: int) -> None:
+        if self.task is not None:
+            self.most_left = max(self.most_left, left)
+            total = max(self.most_left, 1)
+            self.progress.update(self.task, completed=total - left, total=total, left=left)
 
 
 def print_summary(console: Console, summary: Summary) -> None:

@@ -5,6 +5,12 @@ carried from one run to the next by the SQL archive instead (streams/state/archi
 at the end of a run every agent copies its state there, and the next run's agents read
 from it whatever they do not find in memory. So a run costs its own input and what it
 touches of the past, not the whole history.
+
+On the embedded broker the run's worker copies its tables into the archive as it stops
+(``--keep-state``), after the sink has stopped: nothing moves any more, so the archive and
+the store agree. A run stopped by SIGINT or SIGTERM stops the same way, so the same files
+run again on the same store complete the input; it ends with one line saying so
+(runtime/resume.py).
 """
 
 from __future__ import annotations
@@ -18,35 +24,31 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from kafka import KafkaProducer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from consumers.cluster import ensure_topics, wait_until_processed
+from consumers.cluster import ensure_topics
 from consumers.payloads import keep_payloads
-from consumers.publisher import Outgoing, Publisher, prepare_file
+from consumers.publisher import Outgoing, prepare_file
 from consumers.scorecard_feed import close_months
-from consumers.sink import GROUP as SINK_GROUP
 from consumers.sink import SqlSink
-from consumers.store import open_store, totals
+from consumers.store import Totals, open_store, totals
+from runtime import signals
 from runtime.children import Child
 from runtime.embedded import broker_for
-from streams import topics
-from streams.errors import RetryableError, Stalled
-from streams.logging import get_logger
-from streams.messages import Tick, encode_batch
+from runtime.reporting import Reporter
+from runtime.resume import Interruption, advice
+from runtime.session import BatchSession
+from streams.errors import RetryableError
 from streams.organisation import load_organisation
 from streams.scorecards.rubric import load_rubric
-from streams.settings import Settings, kafka_security
+from streams.settings import Settings
 
-log = get_logger(__name__)
+__all__ = ["Reporter", "Run", "Summary", "run_batch"]
 
 # A worker on the embedded broker is alone in its group: a short rebalance gets it
 # consuming in about a second and a half instead of five.
 EMBEDDED_REBALANCE_TIMEOUT = 3.0
-# A backlog unchanged this long, records waiting, means a stalled worker: restart it.
-STALLED_AFTER_S = 30.0
-RESTARTS = 2
 
 
 @dataclass(frozen=True)
@@ -62,19 +64,16 @@ class Summary:
         return json.dumps(asdict(self))
 
 
-class Reporter:
-    """What a run tells the person watching it; the CLI draws it as progress bars."""
-
-    def stage(self, name: str, total: int | None = None) -> None: ...
-    def advance(self, done: int, total: int) -> None: ...
-
-
 @contextlib.contextmanager
 def _logs() -> Iterator[Path]:
-    """A folder for the children's logs: removed after a run that succeeded, kept after
-    one that failed, since the error names a file in it."""
+    """A folder for the children's logs: removed after a run that succeeded or was
+    interrupted, kept after one that failed, since the error names a file in it."""
     folder = Path(tempfile.mkdtemp(prefix="referrals-run-"))
-    yield folder
+    try:
+        yield folder
+    except signals.Interrupted:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -87,48 +86,13 @@ class Run:
         self.reporter = reporter
 
     def execute(self, files: list[Path]) -> Summary:
-        prepared = self._prepare(files)
-        with Session(self.engine) as session:
-            before = totals(session)
-        with broker_for(self.settings) as (bootstrap, embedded), _logs() as log_dir:
-            # Numbers are given when the input is drained, in event-time order, so the same
-            # input gives the same numbers whatever the order of its lines.
-            settings = replace(self.settings, number_after_days=float("inf"))
-            if embedded:
-                # Known to answer ListOffsets short of the end: the worker need not probe.
-                settings = replace(
-                    settings, rebalance_timeout=EMBEDDED_REBALANCE_TIMEOUT, end_offsets="fetch"
-                )
-            ensure_topics(bootstrap, settings.partitions, settings.app_id)
-            worker = Child(settings, bootstrap, log_dir)
-            sink = SqlSink(bootstrap, self.engine)
-            sink_thread = threading.Thread(target=sink.run, name="sql-sink", daemon=True)
-            sink_thread.start()
-            try:
-                session_run = _Session(
-                    bootstrap, settings, worker, sink, sink_thread, self.reporter
-                )
-                session_run.publish(prepared)
-                session_run.drain()
-                if embedded:
-                    # The broker and the tables' changelogs go away with this command: the
-                    # state the next run builds on moves to the SQL archive.
-                    session_run.checkpoint()
-                self.reporter.stage("closing months")
-                with Session(self.engine) as session, session.begin():
-                    close_months(
-                        session,
-                        load_organisation(settings.org),
-                        load_rubric(settings.rubric),
-                        drained=True,
-                        producer=session_run.control,
-                    )
-            finally:
-                sink.stop()
-                sink_thread.join(timeout=30)
-                worker.stop()
-        with Session(self.engine) as session:
-            after = totals(session)
+        self.done = False
+        with signals.resume_hint(self._early):
+            prepared = self._prepare(files)
+            before = self._totals()
+            with broker_for(self.settings) as (bootstrap, embedded), _logs() as log_dir:
+                self._run(bootstrap, embedded, log_dir, prepared, before)
+        after = self._totals()
         return Summary(
             published=len(prepared),
             dead_lettered=after.dead_lettered - before.dead_lettered,
@@ -138,6 +102,74 @@ class Run:
             cases_opened=after.cases_opened - before.cases_opened,
         )
 
+    def _run(
+        self,
+        bootstrap: str,
+        embedded: bool,
+        log_dir: Path,
+        prepared: list[Outgoing],
+        before: Totals,
+    ) -> None:
+        # Numbers are given when the input is drained, in event-time order, so the same
+        # input gives the same numbers whatever the order of its lines.
+        settings = replace(self.settings, number_after_days=float("inf"))
+        if embedded:
+            # Known to answer ListOffsets short of the end: the worker need not probe.
+            settings = replace(
+                settings, rebalance_timeout=EMBEDDED_REBALANCE_TIMEOUT, end_offsets="fetch"
+            )
+        ensure_topics(bootstrap, settings.partitions, settings.app_id)
+        with contextlib.ExitStack() as stopping:  # on the way out, whatever happens
+            with signals.deferred():
+                keep = ("--keep-state",) if embedded else ()
+                worker = Child(settings, bootstrap, log_dir, args=keep)
+                stopping.callback(worker.stop)
+            sink = SqlSink(bootstrap, self.engine)
+            sink_thread = threading.Thread(target=sink.run, name="sql-sink", daemon=True)
+            with signals.deferred():
+                sink_thread.start()
+                stopping.callback(_stop_sink, sink, sink_thread)
+            batch = BatchSession(bootstrap, settings, worker, sink_thread, self.reporter)
+            stopping.callback(batch.close)
+            try:
+                self._complete(batch, settings, prepared)
+                if embedded:
+                    # The broker and the tables' changelogs go away with this command: the
+                    # state the next run builds on moves to the SQL archive.
+                    _stop_sink(sink, sink_thread)
+                    if not batch.keep_state():
+                        raise RetryableError(
+                            f"the state for the next run could not be kept; see {worker.log_path}"
+                        )
+                self.done = True
+            except signals.Interrupted as stop:
+                # The sink stops first: the state the worker keeps as it stops covers what
+                # the store then holds.
+                _stop_sink(sink, sink_thread)
+                saved = batch.keep_state() if embedded and batch.handed else None
+                line = self._stopped(stop, prepared, batch, embedded, saved, before)
+                raise signals.Interrupted(stop.signum, line) from None
+
+    def _complete(self, batch: BatchSession, settings: Settings, prepared: list[Outgoing]) -> None:
+        batch.publish(prepared)
+        batch.drain()
+        self.reporter.stage("closing months")
+        with Session(self.engine) as session, session.begin():
+            close_months(
+                session,
+                load_organisation(settings.org),
+                load_rubric(settings.rubric),
+                drained=True,
+                producer=batch.control,
+            )
+
+    def _early(self, stop: signals.Interrupted) -> str:
+        """The line of a signal that came before the run published or after it was done."""
+        name = signals.signal_name(stop.signum)
+        if self.done:
+            return f"interrupted by {name} as the run ended: its input was processed"
+        return f"interrupted by {name} before anything was published; run the same command again"
+
     def _prepare(self, files: list[Path]) -> list[Outgoing]:
         self.reporter.stage("reading input")
         records: list[Outgoing] = []
@@ -145,83 +177,42 @@ class Run:
             records += keep_payloads(self.engine, prepare_file(path))
         return records
 
+    def _totals(self) -> Totals:
+        with Session(self.engine) as session:
+            return totals(session)
 
-class _Session:
-    def __init__(
+    def _stopped(
         self,
-        bootstrap: str,
-        settings: Settings,
-        worker: Child,
-        sink: SqlSink,
-        sink_thread: threading.Thread,
-        reporter: Reporter,
-    ) -> None:
-        self.bootstrap = bootstrap
-        self.settings = settings
-        self.worker = worker
-        self.sink_thread = sink_thread
-        self.reporter = reporter
-        self.publisher = Publisher(bootstrap)
-        self.control = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **kafka_security())
-
-    def _check(self) -> None:
-        self.worker.check()
-        if not self.sink_thread.is_alive():
-            raise RetryableError("the SQL sink stopped; see the error above")
-
-    def publish(self, records: list[Outgoing], label: str = "publishing") -> None:
-        self.reporter.stage(label, len(records))
-        self.publisher.send(records, progress=lambda n: self.reporter.advance(n, len(records)))
-        self.wait("processing")
-
-    def drain(self) -> None:
-        """Tell every partition that the input has ended: events still waiting for an
-        unknown referral or inside their group are dead-lettered, and new cases get their
-        numbers, in the order they were opened. The three need not wait for each other:
-        draining a group opens no case and asks no number."""
-        for topic in topics.internal(self.settings.app_id):
-            self._tick(topic, Tick("drain"))
-        self.wait("draining")
-
-    def checkpoint(self) -> None:
-        """Have every stateful agent copy its partitions' state into the SQL archive."""
-        for topic in topics.internal(self.settings.app_id):
-            self._tick(topic, Tick("checkpoint"))
-        self.wait("keeping the state for the next run")
-
-    def _tick(self, topic: str, tick: Tick) -> None:
-        for partition in range(self.settings.partitions):
-            self.control.send(topic, value=encode_batch([tick]), partition=partition)
-        self.control.flush()
-
-    def wait(self, label: str) -> None:
-        """Wait until everything written so far is processed. A worker whose partitions
-        stop moving is restarted: it resumes from its committed offsets, and reprocessing
-        is harmless (streams/offsets.py tells of the Faust bug that can stall one)."""
-        self.reporter.stage(label)
-        groups = {
-            self.settings.app_id: [*topics.INPUTS, *topics.internal(self.settings.app_id)],
-            SINK_GROUP: list(topics.OUTPUTS),
-        }
-
-        def progress(done: int, total: int) -> None:
-            self._check()
-            self.reporter.advance(done, total)
-
-        for _ in range(RESTARTS):
-            try:
-                wait_until_processed(
-                    self.bootstrap,
-                    groups,
-                    timeout=600,
-                    progress=progress,
-                    stalled_after=STALLED_AFTER_S,
-                )
-                return
-            except Stalled as stalled:
-                log.warning("worker_restarted", reason=str(stalled))
-                self.worker.restart()
-        wait_until_processed(self.bootstrap, groups, timeout=600, progress=progress)
+        stop: signals.Interrupted,
+        prepared: list[Outgoing],
+        batch: BatchSession,
+        embedded: bool,
+        saved: bool | None,
+        before: Totals,
+    ) -> str:
+        """The line that ends an interrupted run. The publisher is flushed first, so what
+        it was handed counts as published."""
+        published = batch.handed
+        if published and not embedded:
+            batch.publisher.producer.flush(timeout=30)
+        after = self._totals()
+        following = prepared[published] if published < len(prepared) else None
+        return advice(
+            Interruption(
+                signum=stop.signum,
+                total=len(prepared),
+                published=published,
+                next_record=(
+                    (following.source_file or "?", following.source_line or 0)
+                    if following is not None
+                    else None
+                ),
+                embedded=embedded,
+                state_saved=saved,
+                cases=after.cases_opened - before.cases_opened,
+                dead_letters=after.dead_lettered - before.dead_lettered,
+            )
+        )
 
 
 def run_batch(settings: Settings, files: list[Path], reporter: Reporter) -> Summary:
@@ -230,3 +221,10 @@ def run_batch(settings: Settings, files: list[Path], reporter: Reporter) -> Summ
         return Run(settings, engine, reporter).execute(files)
     finally:
         engine.dispose()
+
+
+def _stop_sink(sink: SqlSink, thread: threading.Thread) -> None:
+    """The batch in hand is stored and committed before the sink stops."""
+    with signals.deferred():
+        sink.stop()
+        thread.join(timeout=30)

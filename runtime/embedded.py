@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from runtime import signals
 from streams.end_offsets import broker_answers
 from streams.errors import BrokerBinaryNotFound, BrokerError, BrokerStartFailed
 from streams.settings import Settings
@@ -110,13 +111,14 @@ class EmbeddedBroker:
         # once and a second port is tried; a broker that hangs is not retried.
         for attempt in range(3):
             port = free_loopback_port()
-            self._process = self._spawn(binary, port, log_path)
             try:
+                with signals.deferred():  # its PID recorded before a signal may unwind
+                    self._process = self._spawn(binary, port, log_path)
                 wait_for_broker(
                     f"127.0.0.1:{port}", self.start_timeout, self._process, log_path, "Tansu"
                 )
             except BrokerStartFailed:
-                if self._process.poll() is not None and attempt < 2:
+                if self._process is not None and self._process.poll() is not None and attempt < 2:
                     continue
                 self.stop(keep_log=True)
                 raise
@@ -145,12 +147,13 @@ class EmbeddedBroker:
 
     def stop(self, *, keep_log: bool = False) -> None:
         """Idempotent; the temp dir (with the log) survives only when asked to."""
-        atexit.unregister(self.stop)
-        if self._process is not None:
-            # Memory storage has nothing to flush, and with clients still connected Tansu
-            # was measured to ignore SIGTERM for the whole 5 s grace: don't wait long.
-            stop_process(self._process, grace=0.5)
-            self._process = None
+        with signals.deferred():  # a signal must not leave it half stopped
+            atexit.unregister(self.stop)
+            if self._process is not None:
+                # Memory storage has nothing to flush, and with clients still connected
+                # Tansu was measured to ignore SIGTERM for the whole 5 s grace: don't wait.
+                stop_process(self._process, grace=0.5)
+                self._process = None
         self._bootstrap = None
         if self._workdir is not None and not keep_log:
             shutil.rmtree(self._workdir, ignore_errors=True)

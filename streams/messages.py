@@ -89,13 +89,12 @@ class Numbered(msgspec.Struct, frozen=True, tag="numbered"):
     case_no: str
 
 
-TickKind = Literal["expire", "drain", "checkpoint"]
+TickKind = Literal["expire", "drain"]
 
 
 class Tick(msgspec.Struct, frozen=True, tag="tick"):
     """Housekeeping for every partition: ``expire`` what waited longer than the hold
-    period, ``drain`` everything still waiting (a batch input ended), ``checkpoint``
-    (copy the partition's state into the SQL archive before the broker goes away)."""
+    period, ``drain`` everything still waiting (a batch input ended)."""
 
     kind: TickKind
     now_ms: int = 0

@@ -3,8 +3,6 @@ and a closed month's scorecards as files for the circular (``referrals feed expo
 
 from __future__ import annotations
 
-import contextlib
-import time
 from pathlib import Path
 from typing import Annotated
 
@@ -64,6 +62,7 @@ def run_feed(ctx: Context, every: float, port: int | None) -> None:
     from consumers.health import broker_check
     from consumers.scorecard_feed import close_months
     from consumers.scorecards.state import ConcurrentClose
+    from runtime import resume, signals
     from runtime.embedded import broker_for
     from streams.logging import configure, get_logger
     from streams.monitoring import metrics
@@ -74,31 +73,38 @@ def run_feed(ctx: Context, every: float, port: int | None) -> None:
     configure(ctx.settings.log_format, ctx.settings.log_level)
     log = get_logger("referrals.feed")
     heartbeat = Heartbeat()
-    with broker_for(ctx.settings) as (bootstrap, _), ctx.session() as session:
+    embedded = ctx.settings.broker is None
+    with (
+        signals.resume_hint(lambda s: resume.service_advice("feed", s.signum, embedded=embedded)),
+        broker_for(ctx.settings) as (bootstrap, _),
+        ctx.session() as session,
+    ):
         # a turn takes a look at the store and a sleep: three missed turns is a stuck loop
         checks = {"broker": broker_check(bootstrap), "loop": heartbeat.check(3 * every + 30)}
         probes = start_probes("feed", port, checks)
         ensure_topics(bootstrap, ctx.settings.partitions, ctx.settings.app_id)
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **kafka_security())
-        try:
-            with contextlib.suppress(KeyboardInterrupt):
-                while True:
-                    try:
-                        with session.begin():
-                            closed = close_months(
-                                session, ctx.org, ctx.rubric, drained=False, producer=producer
-                            )
-                    except ConcurrentClose as e:  # another feed closed first: next turn
-                        log.warning("feed_close_overlapped", error=str(e))
-                        closed = []
-                    for month in closed:
-                        for level in LEVELS:
-                            metrics.scorecard_revision(month.month, level, month.revision)
-                    heartbeat.beat()
-                    time.sleep(every)
-        finally:
-            if probes is not None:
-                probes.stop()
+        # a signal ends the turn in hand, its transaction committed, and the sleep
+        with signals.stop_requested() as stop:
+            while not stop:
+                try:
+                    with session.begin():
+                        closed = close_months(
+                            session, ctx.org, ctx.rubric, drained=False, producer=producer
+                        )
+                except ConcurrentClose as e:  # another feed closed first: next turn
+                    log.warning("feed_close_overlapped", error=str(e))
+                    closed = []
+                for month in closed:
+                    for level in LEVELS:
+                        metrics.scorecard_revision(month.month, level, month.revision)
+                heartbeat.beat()
+                stop.wait(every)
+        producer.close(timeout=10)
+        if probes is not None:
+            probes.stop()
+        if stop.signum is not None:
+            raise signals.Interrupted(stop.signum)
 
 
 @feed_app.command("export")

@@ -40,7 +40,18 @@ def run(
 
 @app.command()
 @shared
-def worker(ctx: Context, port: ProbePort = None) -> None:
+def worker(
+    ctx: Context,
+    port: ProbePort = None,
+    keep_state: Annotated[
+        bool,
+        typer.Option(
+            "--keep-state",
+            hidden=True,
+            help="copy the tables into the archive when stopped (a batch run's worker)",
+        ),
+    ] = False,
+) -> None:
     """Run one stream-processing worker until interrupted (run several to scale out)."""
     from consumers.cluster import ensure_topics
     from consumers.health import worker_checks
@@ -50,13 +61,13 @@ def worker(ctx: Context, port: ProbePort = None) -> None:
     from streams.monitoring.probes import start_probes
 
     configure(ctx.settings.log_format, ctx.settings.log_level)
-    with broker_for(ctx.settings) as (bootstrap, embedded):
+    with _stopped_as("worker", ctx), broker_for(ctx.settings) as (bootstrap, embedded):
         if embedded:
             err.print(f"embedded broker at kafka://{bootstrap}")
         checks = worker_checks(ctx.settings, bootstrap)
         start_probes("worker", port or ctx.settings.worker_port, checks)
         ensure_topics(bootstrap, ctx.settings.partitions, ctx.settings.app_id)
-        run_worker(ctx.settings, bootstrap)
+        run_worker(ctx.settings, bootstrap, keep_state=keep_state)
 
 
 @app.command()
@@ -67,16 +78,59 @@ def sink(ctx: Context, port: ProbePort = None) -> None:
     from consumers.health import sink_checks
     from consumers.sink import SqlSink
     from consumers.store import open_store
+    from runtime import signals
     from runtime.embedded import broker_for
     from streams.logging import configure
     from streams.monitoring.probes import start_probes
 
     configure(ctx.settings.log_format, ctx.settings.log_level)
-    with broker_for(ctx.settings) as (bootstrap, _):
+    with _stopped_as("sink", ctx), broker_for(ctx.settings) as (bootstrap, _):
         start_probes("sink", port or ctx.settings.sink_port, sink_checks(ctx.settings, bootstrap))
         ensure_topics(bootstrap, ctx.settings.partitions, ctx.settings.app_id)
-        with contextlib.suppress(KeyboardInterrupt):
-            SqlSink(bootstrap, open_store(ctx.settings.db)).run()
+        consumer = SqlSink(bootstrap, open_store(ctx.settings.db))
+        # the sink stops between two batches: the one in hand is stored and committed
+        with signals.stop_requested() as stop:
+            stop.on_stop(lambda _: consumer.stop())
+            consumer.run()
+        if stop.signum is not None:
+            raise signals.Interrupted(stop.signum)
+
+
+@app.command()
+@shared
+def up(
+    ctx: Context,
+    workers: Annotated[int, typer.Option(min=1, help="stream workers to run")] = 1,
+    every: Annotated[float, typer.Option(help="the feed's seconds between two looks")] = 60.0,
+    logs: Annotated[
+        Path | None, typer.Option(help="folder of one log file per child; none: this stderr")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="port of this supervisor's /health, /metrics")
+    ] = None,
+) -> None:
+    """Run the pipeline's services until interrupted: N workers, the SQL sink and the
+    scorecard feed as child processes, each restarted, with backoff, when it exits, stops
+    answering or its partitions stall with records waiting."""
+    from runtime.embedded import broker_for
+    from runtime.supervisor import supervise
+    from streams.logging import configure
+
+    configure(ctx.settings.log_format, ctx.settings.log_level)
+    with _stopped_as("up", ctx), broker_for(ctx.settings) as (bootstrap, embedded):
+        if embedded:
+            err.print(f"embedded broker at kafka://{bootstrap}")
+        supervise(ctx.settings, bootstrap, workers=workers, every=every, logs=logs, port=port)
+
+
+def _stopped_as(command: str, ctx: Context) -> contextlib.AbstractContextManager[None]:
+    """The line a long-running command leaves when a signal stops it."""
+    from runtime import resume, signals
+
+    embedded = ctx.settings.broker is None
+    return signals.resume_hint(
+        lambda stop: resume.service_advice(command, stop.signum, embedded=embedded)
+    )
 
 
 @app.command()

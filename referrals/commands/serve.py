@@ -22,7 +22,11 @@ HostOption = Annotated[str, typer.Option("--host", help="address to listen on")]
 def serve(ctx: Context, port: PortOption = None, host: HostOption = "0.0.0.0") -> None:
     """Serve the monitoring page and its JSON API over --db until interrupted: pipeline,
     dead letters, cases, scorecards, penalties; /health, /ready, /metrics, /docs."""
-    run_page(ctx, port or ctx.settings.serve_port, host)
+    from runtime import resume, signals
+
+    # uvicorn shuts down on SIGINT and SIGTERM, then raises the signal again for us
+    with signals.resume_hint(lambda stop: resume.service_advice("serve", stop.signum)):
+        run_page(ctx, port or ctx.settings.serve_port, host)
 
 
 def run_page(ctx: Context, port: int, host: str = "0.0.0.0") -> None:

@@ -166,11 +166,8 @@ def register(p: Pipeline) -> None:
             apply = out.isolate(step(partition, out))
             written = await groups.apply([(m.group or "", m) for m in messages], apply)
             for tick in ticks:
-                if tick.kind == "checkpoint":
-                    groups.checkpoint(partition)
-                else:
-                    keyed = [(key, tick) for key in groups.waiting(partition)]
-                    written |= await groups.apply(keyed, apply)
+                keyed = [(key, tick) for key in groups.waiting(partition)]
+                written |= await groups.apply(keyed, apply)
             if not ticks:
                 groups.retire(partition, groups.due(partition, busy=written))
             await out.flush()
@@ -231,10 +228,7 @@ def register(p: Pipeline) -> None:
             for withdrawal in withdrawn:
                 numbers.delete(f"wait:{withdrawal.case_id}")
             for tick in ticks:
-                if tick.kind == "checkpoint":
-                    numbers.checkpoint(partition)
-                else:
-                    written |= await release(partition, tick, out)
+                written |= await release(partition, tick, out)
             if not ticks:
                 written |= await release(partition, None, out)
                 numbers.retire(partition, numbers.due(partition, busy=written))

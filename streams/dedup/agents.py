@@ -71,11 +71,8 @@ def register(p: Pipeline) -> None:
                 [(m.alias, m) for m in messages], out.isolate(routed(partition, out))
             )
             for tick in ticks:
-                if tick.kind == "checkpoint":
-                    aliases.checkpoint(partition)
-                else:
-                    keyed = [(alias, tick) for alias in aliases.waiting(partition)]
-                    written |= await aliases.apply(keyed, expired(tick, out))
+                keyed = [(alias, tick) for alias in aliases.waiting(partition)]
+                written |= await aliases.apply(keyed, expired(tick, out))
             if not ticks:
                 aliases.retire(partition, aliases.due(partition, busy=written))
             await out.flush()

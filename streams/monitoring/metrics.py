@@ -71,6 +71,13 @@ SCORECARD_LATEST = Gauge(
     "The latest revision emitted of a month's scorecards.",
     ["month"],
 )
+# Counted by `referrals up` (runtime/supervisor.py) on its own /metrics.
+CHILD_RESTARTS = Counter(
+    "referrals_supervisor_restarts",
+    "Child processes the supervisor restarted, by process (worker, sink, feed) and reason "
+    "(exited, unresponsive, stalled).",
+    ["process", "reason"],
+)
 SINK_ROWS = Counter("referrals_sink_rows_written", "Rows the SQL sink wrote, by table.", ["table"])
 SINK_COMMIT = Histogram(
     "referrals_sink_commit_seconds", "Seconds one SQL sink transaction took to commit."
@@ -134,6 +141,10 @@ def processing_latency(seconds: float) -> None:
 def scorecard_revision(month: str, level: str, revision: int) -> None:
     SCORECARD_REVISIONS.labels(level=level).inc()
     SCORECARD_LATEST.labels(month=month).set(revision)
+
+
+def child_restarted(process: str, reason: str) -> None:
+    CHILD_RESTARTS.labels(process=process, reason=reason).inc()
 
 
 def sink_rows_written(table: str, n: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,15 @@ def _value_type(codec_name: str) -> type:
     )
 
 
+# Every tiered table of an app: a worker on the embedded broker keeps them all when it
+# stops (runtime/worker.py), since their changelogs go away with the broker.
+_OF_APP: weakref.WeakKeyDictionary[Any, list[TieredTable[Any]]] = weakref.WeakKeyDictionary()
+
+
+def tiered_tables(app: Any) -> list[TieredTable[Any]]:
+    return list(_OF_APP.get(app, ()))
+
+
 class TieredTable(Generic[V]):
     def __init__(
         self,
@@ -98,6 +108,7 @@ class TieredTable(Generic[V]):
         self._waiting: dict[int, set[str]] = defaultdict(set)
         self._retiring: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
         self.watermark: dict[int, datetime] = {}
+        _OF_APP.setdefault(app, []).append(self)
 
         app.on_rebalance_complete.connect(self._reindex)
 
@@ -175,10 +186,13 @@ class TieredTable(Generic[V]):
             self._waiting[partition].discard(key)
         return len(entries)
 
-    def checkpoint(self, partition: int) -> int:
-        """Copy every entry of ``partition`` into the archive, leaving memory as it is."""
-        entries = [(k, v) for k, v in self._entries() if v.partition == partition]
-        return len(entries) if self._save(partition, entries) else 0
+    def keep_all(self) -> bool:
+        """Copy every entry in memory into the archive, leaving memory as it is. False when
+        the archive could not take some of them."""
+        by_partition: dict[int, list[tuple[str, V]]] = defaultdict(list)
+        for key, value in self._entries():
+            by_partition[value.partition].append((key, value))
+        return all([self._save(p, entries) for p, entries in by_partition.items()])
 
     def _save(self, partition: int, entries: Collection[tuple[str, V]]) -> bool:
         rows = [

@@ -6,13 +6,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from kafka import KafkaProducer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from consumers.cluster import wait_until_processed
+from consumers.health import pipeline_groups
 from consumers.models import CaseRow, DeadLetterRow
 from consumers.queries import annual_report_of, case_document, find_case
 from consumers.store import open_store
 from runtime.batch import Reporter, Summary, run_batch
+from streams import topics
+from streams.messages import Tick, encode_batch
 from streams.settings import Settings
 
 SAMPLE = Path(__file__).parents[2] / "referrals" / "data" / "sample.jsonl"
@@ -29,6 +34,20 @@ def run_files(db: str, files: list[Path], broker: str | None = None, **settings:
         **settings,
     )
     return run_batch(config, files, Reporter())
+
+
+def finish(bootstrap: str, settings: Settings, timeout: float = 240) -> None:
+    """Wait until the running workers and sink have processed everything, then drain what
+    still waits, as the end of a batch run does (runtime/session.py)."""
+    groups = pipeline_groups(settings.app_id)
+    wait_until_processed(bootstrap, groups, timeout=timeout)
+    control = KafkaProducer(bootstrap_servers=bootstrap)
+    for topic in topics.internal(settings.app_id):
+        for partition in range(settings.partitions):
+            control.send(topic, value=encode_batch([Tick("drain")]), partition=partition)
+        control.flush()
+        wait_until_processed(bootstrap, groups, timeout=timeout)
+    control.close()
 
 
 def live_cases(db: str) -> dict[str, dict[str, Any]]:

@@ -18,16 +18,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bench.inputs import DISTRICTS, decided_cases
-from consumers.cluster import ensure_topics, wait_until_processed
+from consumers.cluster import ensure_topics
 from consumers.models import CaseRow, DeadLetterRow, LedgerEntryRow
 from consumers.publisher import Publisher, prepare_file
-from consumers.sink import GROUP as SINK_GROUP
 from consumers.store import open_store
 from runtime.children import Child
 from runtime.embedded import EmbeddedBroker
-from streams import topics
-from streams.messages import Tick, encode_batch
 from streams.settings import Settings
+from tests.integration.harness import finish
 
 pytestmark = pytest.mark.integration
 
@@ -58,7 +56,7 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
     db = f"sqlite:///{tmp_path / 'faults.db'}"
     settings = replace(Settings(db=db), partitions=4, rebalance_timeout=6.0)
     engine = open_store(db)
-    ensure_topics(broker, settings.partitions, settings.app_id)
+    ensure_topics(broker, settings.partitions)
     publisher = Publisher(broker)
     publisher.send(list(prepare_file(tmp_path / "input.jsonl")))
     publisher.close()
@@ -79,20 +77,7 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
     second = Child(settings, broker, tmp_path / "b")
     sink = Child(settings, broker, tmp_path / "b", command="sink")
     try:
-        groups = {
-            settings.app_id: [*topics.INPUTS, *topics.internal(settings.app_id)],
-            SINK_GROUP: list(topics.OUTPUTS),
-        }
-        wait_until_processed(broker, groups, timeout=120)
-        from kafka import KafkaProducer
-
-        control = KafkaProducer(bootstrap_servers=broker)
-        for topic in topics.internal(settings.app_id):
-            for partition in range(settings.partitions):
-                control.send(topic, value=encode_batch([Tick("drain")]), partition=partition)
-            control.flush()
-            wait_until_processed(broker, groups, timeout=120)
-        control.close()
+        finish(broker, settings, timeout=120)
     finally:
         second.stop()
         sink.kill()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from runtime import batch
+from runtime import session
 from tests.integration.harness import SAMPLE, SAMPLE_SUMMARY, run_files
 
 pytestmark = pytest.mark.integration
@@ -21,7 +21,7 @@ def test_a_frozen_worker_is_restarted_and_the_run_completes(
     """The worker is frozen (SIGSTOP) before the input is published; after the stall
     period the run restarts it and ends with the sample's hand-counted summary."""
     frozen: list[int] = []
-    publish = batch._Session.publish
+    publish = session.BatchSession.publish
 
     def freeze_then_publish(self: Any, records: Any, label: str = "publishing") -> None:
         if not frozen:
@@ -29,8 +29,9 @@ def test_a_frozen_worker_is_restarted_and_the_run_completes(
             os.kill(self.worker.process.pid, signal.SIGSTOP)
         publish(self, records, label)
 
-    monkeypatch.setattr(batch, "STALLED_AFTER_S", 5.0)
-    monkeypatch.setattr(batch._Session, "publish", freeze_then_publish)
+    monkeypatch.setattr(session, "STALLED_AFTER_S", 5.0)
+    monkeypatch.setattr(session, "STARTING_S", 15.0)
+    monkeypatch.setattr(session.BatchSession, "publish", freeze_then_publish)
     summary = run_files(f"sqlite:///{tmp_path / 'stall.db'}", [SAMPLE])
     assert frozen, "the worker was never frozen"
     assert summary == SAMPLE_SUMMARY

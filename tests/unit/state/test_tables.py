@@ -87,14 +87,14 @@ def test_a_retired_entry_is_read_back_from_the_archive(archive: Archive) -> None
 
 
 def test_the_archive_never_takes_an_older_copy_over_a_newer(archive: Archive) -> None:
-    """A stale copy saved after a newer one (a zombie worker, a replayed checkpoint)
+    """A stale copy saved after a newer one (a zombie worker, a state kept twice)
     leaves the newer one in the archive."""
     app = FakeApp()
     table = tiered(app, archive)
     table.put("k", Entry(partition=0, version=5))
-    table.checkpoint(0)
+    table.keep_all()
     app.tables["things"]["k"] = Entry(partition=0, version=4)
-    table.checkpoint(0)
+    table.keep_all()
     del app.tables["things"]["k"]
     assert asyncio.run(table.load(["k"])) == {"k": Entry(partition=0, version=5)}
 

@@ -36,8 +36,8 @@ class Scale:
     successive_budget: float
 
 
-FULL = Scale("10000,100000,1000000", 540.0, 20_000, 50_000, 100_000, 10, 1_000, 150.0)
-QUICK = Scale("300,1000,3000", 150.0, 1_000, 2_000, 1_000, 3, 100, 150.0)
+FULL = Scale("10000,100000,1000000", 420.0, 10_000, 50_000, 100_000, 10, 1_000, 120.0)
+QUICK = Scale("300,1000,3000", 90.0, 1_000, 2_000, 1_000, 3, 100, 150.0)
 
 
 def _list(text: str) -> list[str]:
@@ -54,8 +54,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--e2e-budget",
         type=float,
-        help="seconds for all timed end-to-end runs together, shared in proportion to size "
-        "rank; what a fast run leaves goes to the later ones",
+        help="seconds of timed end-to-end runs in all (start-up not counted), shared in "
+        "proportion to size rank; what a fast run leaves goes to the later ones",
     )
     p.add_argument("--baseline-events", type=int, help="events through the baselines")
     p.add_argument("--no-faust-defaults", action="store_true", help="skip the agent on defaults")

@@ -43,6 +43,8 @@ READY_TIMEOUT_S = 180.0
 PUBLISH_CHUNK = 5_000
 # Nothing behind, yet the store short of the input this long: what is missing is not coming.
 SETTLED_S = 10.0
+# Eight warm-up referrals take seconds; a warm-up stalled this long is a commit stall.
+WARM_UP_STALLED_S = 10.0
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Run:
     stored_referrals: int = 0
     peak_worker_rss: int = 0
     broker_bytes_per_event: float | None = None
+    broker_topics: dict[str, int] = field(default_factory=dict)  # Apache Kafka: bytes by topic
     notes: list[str] = field(default_factory=list)
     series: list[Point] = field(default_factory=list)
     profile: dict[str, Any] | None = None
@@ -86,8 +89,9 @@ class _Stalls:
     commit stall, streams/offsets.py): restart it, at most RESTARTS times. Each restart
     is noted, since its cost is part of the figure."""
 
-    def __init__(self, workers: list[Child], notes: list[str]) -> None:
+    def __init__(self, workers: list[Child], notes: list[str], after: float) -> None:
         self.workers = workers
+        self.after = after
         self.notes = notes
         self.restarts = 0
         self.last: tuple[int, int, int] | None = None
@@ -99,10 +103,10 @@ class _Stalls:
         if state != self.last or not sample.behind:
             self.last, self.since = state, now
             return
-        if now - self.since > STALLED_AFTER_S and self.restarts < RESTARTS:
+        if now - self.since > self.after and self.restarts < RESTARTS:
             self.notes.append(
                 f"workers restarted at {sample.t:.0f} s: {sample.behind} records behind "
-                f"and nothing committed for {STALLED_AFTER_S:g} s"
+                f"and nothing committed for {self.after:g} s"
             )
             for worker in self.workers:
                 worker.restart()
@@ -125,7 +129,7 @@ class _Pipeline:
         spawned = time.perf_counter()
         self.workers = [spawn(settings, b.bootstrap, work / f"worker-{i}") for i in range(workers)]
         self.children += self.workers
-        self.stalls = _Stalls(self.workers, run.notes)
+        self.stalls = _Stalls(self.workers, run.notes, WARM_UP_STALLED_S)
         self.watch = Watch(b, settings.app_id, engine, self._worker_pids, 1.0)
         if workers > 1:
             # every worker in before the first event: a rebalance would be timed otherwise
@@ -155,9 +159,15 @@ class _Pipeline:
         run = self.run
         self.watch = Watch(self.broker, self.settings.app_id, self.engine, self._worker_pids, every)
         run.expected_referrals = prepared.referrals
+        self.stalls = _Stalls(self.workers, run.notes, STALLED_AFTER_S)
         origin = self.watch.start()
-        run.published = self._publish(prepared.records, budget_s)
-        complete_at = self._wait(origin, prepared.referrals, budget_s)
+        complete_at = None
+        try:
+            self._publish(prepared.records, budget_s)
+            complete_at = self._wait(origin, prepared.referrals, budget_s)
+        except RetryableError as e:
+            # a worker or the sink died: the rate is what was processed until then
+            run.notes.append(f"stopped at {time.perf_counter() - self.watch.started:.0f} s: {e}")
         self.watch.stop()
         last = self.watch.sample()
         run.complete = complete_at is not None and run.published == len(prepared.records)
@@ -181,17 +191,15 @@ class _Pipeline:
         share = (sample.stored - origin.stored) / prepared.referrals
         return (sample.t, min(float(intake), share * len(prepared.records)))
 
-    def _publish(self, records: list[Outgoing], budget_s: float) -> int:
-        sent = 0
+    def _publish(self, records: list[Outgoing], budget_s: float) -> None:
         for start in range(0, len(records), PUBLISH_CHUNK):
             if time.perf_counter() - self.watch.started > budget_s:
-                self.run.notes.append(f"budget spent while publishing: {sent} published")
+                self.run.notes.append(f"budget spent while publishing: {start} published")
                 break
             _alive(self.children)
             chunk = records[start : start + PUBLISH_CHUNK]
             self.publisher.send(chunk)
-            sent += len(chunk)
-        return sent
+            self.run.published += len(chunk)
 
     def _wait(self, origin: Sample, referrals: int, budget_s: float) -> float | None:
         """Seconds from the first publish to the first of two clear readings with the store
@@ -271,6 +279,7 @@ def broker_bytes_per_event(b: Broker, pipeline: _Pipeline, origin_bytes: int) ->
         run.notes.append("broker bytes: the embedded broker's RSS growth (it stores in memory)")
         return (pipeline.final.broker - origin_bytes) / run.published
     sizes = dir_bytes(b.data_dir)
+    run.broker_topics = dict(sorted(sizes.items(), key=lambda kv: -kv[1]))
     inputs = sum(v for k, v in sizes.items() if k in topics.INPUTS)
     derived = sum(sizes.values()) - inputs
     return inputs / run.published + derived / run.processed

@@ -81,7 +81,8 @@ def decided_cases(path: Path, cases: int) -> dict[str, int]:
 
 def event_lines(seed: int, events: int) -> Iterator[str]:
     """``events`` JSONL lines of a city's referrals, cases and payments, in publication
-    order: the input of the end-to-end runs."""
+    order: the input of the end-to-end runs. The one place to switch generators (a
+    generator of incidents: ``islice`` it to ``events`` lines)."""
     return scaled_lines(seed, events)
 
 

@@ -18,7 +18,8 @@ from typing import Any
 TOP = 12
 # The project's own code, for the inclusive view: library frames (the event loop, Faust's
 # runner) are on every stack and would fill it.
-PROJECT = ("/streams/", "/schemas/", "/consumers/", "/referrals/")
+PROJECT = ("streams/", "schemas/", "consumers/")
+ENTRY = "streams/worker.py"  # the worker's entry point: on every stack, says nothing
 
 
 def py_spy() -> str | None:
@@ -57,10 +58,18 @@ class Spy:
         return summarise(self.out.read_text(encoding="utf-8"), str(self.out))
 
 
+def _in_project(frame: str) -> bool:
+    """Whether a frame (``name (path:line)``, the path relative to sys.path) is ours."""
+    path = frame.partition(" (")[2]
+    ours = path.startswith(PROJECT) or any(f"/{p}" in path for p in PROJECT)
+    return ours and ENTRY not in path
+
+
 def _function(frame: str) -> str:
-    """``name (path/to/module.py:12)`` -> ``name (module.py)``: lines merged per function."""
+    """``name (path/to/module.py:12)`` -> ``name (to/module.py)``: lines merged per
+    function, and enough of the path to tell intake/agents.py from cases/agents.py."""
     name, _, where = frame.partition(" (")
-    file = where.rsplit(":", 1)[0].rsplit("/", 1)[-1]
+    file = "/".join(where.rsplit(":", 1)[0].split("/")[-2:])
     return f"{name} ({file})" if file else name
 
 
@@ -78,7 +87,7 @@ def summarise(raw: str, source: str = "") -> dict[str, Any]:
         frames = stack.split(";")
         total += count
         own[_function(frames[-1])] += count
-        for function in {_function(f) for f in frames if any(p in f for p in PROJECT)}:
+        for function in {_function(f) for f in frames if _in_project(f)}:
             inclusive[function] += count
 
     def shares(counter: Counter[str]) -> list[tuple[str, float]]:

@@ -80,8 +80,10 @@ def successive_runs(work: Path, runs: int, lines: int, budget_s: float, seed: in
     started = time.perf_counter()
     for number, path in enumerate(files, start=1):
         left = budget_s - (time.perf_counter() - started)
-        if left <= 0:
-            result.stopped = f"budget of {budget_s:g} s spent after {number - 1} runs"
+        # a run cut short by the budget measures nothing: start one only if it should fit,
+        # taking it to last at least as long as the one before
+        if left <= (result.seconds[-1] if result.seconds else 0):
+            result.stopped = f"run {number} would not fit in the budget of {budget_s:g} s"
             break
         try:
             result.seconds.append(

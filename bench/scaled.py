@@ -13,6 +13,7 @@ Pure and deterministic: the same seed and length give the same lines.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import json
 from collections.abc import Iterator
@@ -20,12 +21,32 @@ from datetime import datetime, timedelta
 from random import Random
 from typing import Any
 
-from referrals.generate import AGENCY_PREFIX, DESCRIPTIONS, ROADS, party_hash
 from streams.organisation import Organisation, default_organisation_path, load_organisation
 
 START = datetime.fromisoformat("2016-01-04T08:00:00+08:00")
 INCIDENTS_PER_DAY = 58  # x ~5.2 events each: ~300 events a day
 AGENCIES = (("HOUSING", 5), ("TRAFFIC_POLICE", 3), ("ENVIRONMENT", 2))
+AGENCY_PREFIX = {"HOUSING": "ZJ", "TRAFFIC_POLICE": "JJ", "ENVIRONMENT": "HB"}
+ROADS = (
+    "建设南路",
+    "新华西路",
+    "长江北路",
+    "人民中路",
+    "滨江北路",
+    "红旗中路",
+    "车站路",
+    "田心大道",
+)
+# Kept here rather than taken from referrals/generate, which is being reorganised.
+DESCRIPTIONS = {
+    "ILLEGAL_CONSTRUCTION": ("屋顶违法加建约{n}平方米", "未取得规划许可擅自建设{n}平方米"),
+    "CONSTRUCTION_DUST": ("施工工地未落实扬尘防治措施", "工地裸土未覆盖，出入口车辆未冲洗"),
+    "MUCK_TRANSPORT": ("渣土车未密闭运输，沿途撒漏", "未取得核准擅自运输建筑垃圾"),
+    "SIDEWALK_PARKING": ("机动车在人行道违法停放，阻碍通行", "车辆长时间占用人行道停放"),
+    "STREET_VENDING": ("占用道路摆摊经营，影响通行", "店外占道经营，堆放杂物"),
+    "CATERING_FUMES": ("餐饮油烟未经净化直排", "油烟净化设施未正常使用，周边居民投诉"),
+    "NIGHT_CONSTRUCTION_NOISE": ("夜间22时后违规施工，噪声扰民", "未经批准夜间连续施工作业"),
+}
 CATEGORIES = {
     "HOUSING": (("ILLEGAL_CONSTRUCTION", 6), ("CONSTRUCTION_DUST", 2), ("MUCK_TRANSPORT", 2)),
     "TRAFFIC_POLICE": (("SIDEWALK_PARKING", 3), ("MUCK_TRANSPORT", 2), ("STREET_VENDING", 1)),
@@ -48,6 +69,11 @@ def _block(agency: str, rng: Random, n: int) -> dict[str, Any]:
             "unit": "mg/m³",
         }
     }
+
+
+def party_hash(number: str) -> str:
+    """``party_id_hash`` as producers send it: SHA-256 of the upper-cased number."""
+    return hashlib.sha256(number.upper().encode()).hexdigest()
 
 
 def _iso(at: datetime) -> str:

@@ -50,6 +50,8 @@ class Suite:
     console: Console
     work: Path
     series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    # seconds the end-to-end runs have been timed so far, out of options.e2e_budget_s
+    timed_s: float = 0.0
 
     def fig(self, key: str) -> Figure:
         return self.figures[key]
@@ -118,14 +120,14 @@ class Suite:
         sizes, setups = self.options.sizes, self.options.setups
         weights = {size: rank for rank, size in enumerate(sizes, start=1)}
         plan = [(size, setup) for size in sizes for setup in setups]
-        left = self.options.e2e_budget_s
         for index, (size, setup) in enumerate(plan):
             if index == 0 or plan[index - 1][0] != size:
-                self.console.print(f"generating and encoding {size} events…")
+                began = time.perf_counter()
                 prepared = prepare(event_lines(self.options.seed, size), f"generated-{size}")
+                took = time.perf_counter() - began
+                self.console.print(f"{size} events generated and encoded in {took:.0f} s")
             share = weights[size] / sum(weights[s] for s, _ in plan[index:])
-            budget = left * share
-            started = time.perf_counter()
+            budget = max(0.0, self.options.e2e_budget_s - self.timed_s) * share
             key = f"2.e2e.{setup}.{size_label(size)}"
             label = size_label(size)
             keys = [key, f"3.last_tenth.{setup}", f"6.worker_rss.{setup}.{label}"]
@@ -135,7 +137,6 @@ class Suite:
                 f"end-to-end {size_label(size)} events, {setup} (budget {budget:.0f} s)",
                 partial(self._e2e_run, setup, prepared, budget),
             )
-            left = max(0.0, left - (time.perf_counter() - started))
 
     def _e2e_run(self, setup: str, prepared: Prepared, budget: float) -> None:
         kind, workers = SETUPS[setup]
@@ -154,6 +155,7 @@ class Suite:
             profile=profile,
         )
         self.series[key] = run.series
+        self.timed_s += run.elapsed
         agent = self.value(f"1.faust_agent.{kind}")
         self._set(
             key,
@@ -347,6 +349,7 @@ def _run_details(run: Run) -> dict[str, Any]:
         "expected_referrals": run.expected_referrals,
         "stored_referrals": run.stored_referrals,
         "notes": run.notes,
+        "broker_topic_bytes": run.broker_topics,
         "profile": run.profile,
     }
 

@@ -21,7 +21,11 @@ from bench.figures import SETUPS, Figure, size_label
 from bench.inputs import Prepared, event_lines, prepare
 from bench.rates import tenths
 
-GROUPS = ("baselines", "e2e", "sink", "scorecards", "runs")
+# The end-to-end runs last: they take whatever time the deadline leaves them.
+GROUPS = ("baselines", "sink", "scorecards", "runs", "e2e")
+# Start-up and tear-down of one end-to-end run (broker, workers, warm-up), not timed.
+RUN_OVERHEAD_S = 35.0
+MIN_BUDGET_S = 5.0
 MB = 1024 * 1024
 
 
@@ -37,6 +41,8 @@ class Options:
     successive: int
     successive_lines: int
     successive_budget_s: float
+    # wall seconds for the whole benchmark; the end-to-end budgets shrink to keep to it
+    deadline_s: float
     seed: int
     only: set[str]
     profile_dir: Path | None
@@ -52,6 +58,12 @@ class Suite:
     series: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     # seconds the end-to-end runs have been timed so far, out of options.e2e_budget_s
     timed_s: float = 0.0
+    began: float = field(default_factory=time.perf_counter)
+    # seconds to generate and encode one event, measured on the first size
+    encode_s: float = 1 / 15_000
+
+    def seconds_left(self) -> float:
+        return self.options.deadline_s - (time.perf_counter() - self.began)
 
     def fig(self, key: str) -> Figure:
         return self.figures[key]
@@ -125,9 +137,13 @@ class Suite:
                 began = time.perf_counter()
                 prepared = prepare(event_lines(self.options.seed, size), f"generated-{size}")
                 took = time.perf_counter() - began
+                self.encode_s = took / size
                 self.console.print(f"{size} events generated and encoded in {took:.0f} s")
             share = weights[size] / sum(weights[s] for s, _ in plan[index:])
-            budget = max(0.0, self.options.e2e_budget_s - self.timed_s) * share
+            to_encode = sum({s for s, _ in plan[index:] if s > size}) * self.encode_s
+            wall = self.seconds_left() - RUN_OVERHEAD_S * (len(plan) - index) - to_encode
+            left = min(self.options.e2e_budget_s - self.timed_s, wall)
+            budget = max(MIN_BUDGET_S, left * share)
             key = f"2.e2e.{setup}.{size_label(size)}"
             label = size_label(size)
             keys = [key, f"3.last_tenth.{setup}", f"6.worker_rss.{setup}.{label}"]
@@ -259,15 +275,14 @@ class Suite:
 
         def successive() -> None:
             o = self.options
+            # the end-to-end runs come after and need their share of the deadline
+            budget = min(o.successive_budget_s, self.seconds_left() / 4)
             result = runs.successive_runs(
-                self.work / "successive",
-                o.successive,
-                o.successive_lines,
-                o.successive_budget_s,
-                o.seed,
+                self.work / "successive", o.successive, o.successive_lines, budget, o.seed
             )
-            if not result.seconds:
-                raise runs.RunFailed(result.stopped or "no run finished")
+            if len(result.seconds) < 2:
+                # one run has nothing to be compared with
+                raise runs.RunFailed(f"{len(result.seconds)} run(s) timed: {result.stopped}")
             self._set(
                 "7.successive_runs",
                 result.seconds[-1],
@@ -302,6 +317,7 @@ class Suite:
         figure.details.update(details or {})
 
     def run(self) -> None:
+        self.began = time.perf_counter()
         for group in GROUPS:
             if group not in self.options.only:
                 for key in _keys_of(group, self.figures):

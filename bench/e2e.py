@@ -126,21 +126,27 @@ class _Pipeline:
         self.run = run
         self.publisher = Publisher(b.bootstrap)
         self.children = [spawn(settings, b.bootstrap, work / "sink", "sink")]
-        spawned = time.perf_counter()
-        self.workers = [spawn(settings, b.bootstrap, work / f"worker-{i}") for i in range(workers)]
-        self.children += self.workers
+        self.spawned = time.perf_counter()
+        self.workers: list[Child] = []
+        for i in range(workers):
+            self.workers.append(spawn(settings, b.bootstrap, work / f"worker-{i}"))
+            self.children.append(self.workers[-1])
         self.stalls = _Stalls(self.workers, run.notes, WARM_UP_STALLED_S)
         self.watch = Watch(b, settings.app_id, engine, self._worker_pids, 1.0)
+
+    def ready(self) -> None:
+        """Wait until the workers consume and the warm-up referrals are stored."""
+        workers, app_id = len(self.workers), self.settings.app_id
         if workers > 1:
             # every worker in before the first event: a rebalance would be timed otherwise
             _wait_until(
-                lambda: group_members(b.bootstrap, settings.app_id) == workers,
+                lambda: group_members(self.broker.bootstrap, app_id) == workers,
                 self.children,
                 READY_TIMEOUT_S,
                 f"{workers} workers in the group",
             )
         self._warm_up()
-        run.startup_s = time.perf_counter() - spawned
+        self.run.startup_s = time.perf_counter() - self.spawned
 
     def _warm_up(self) -> None:
         self.publisher.send(prepare(warm_up_lines(WARM_UP), "warm-up").records)
@@ -266,20 +272,21 @@ def run_e2e(
         engine = open_store(settings.db)
         ensure_topics(b.bootstrap, settings.partitions)
         pipeline: _Pipeline | None = None
+        spy: Spy | None = None
         try:
             pipeline = _Pipeline(b, settings, engine, run, workers, work)
+            pipeline.ready()
             origin_bytes = pipeline.watch.broker_bytes()
-            spy = None
             if profile is not None:
                 try:
                     spy = Spy(pipeline.workers[0].process.pid, profile, budget_s)
                 except FileNotFoundError as e:
                     run.profile = {"error": str(e)}
             pipeline.timed(prepared, budget_s, every)
-            if spy is not None:
-                run.profile = spy.stop()
             run.broker_bytes_per_event = broker_bytes_per_event(b, pipeline, origin_bytes)
         finally:
+            if spy is not None:
+                run.profile = spy.stop()
             if pipeline is not None:
                 pipeline.close()
             engine.dispose()

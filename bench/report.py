@@ -33,7 +33,9 @@ def _met(figure: Figure) -> str:
     met = figure.met
     if met is None:
         return "[dim]n/a[/]"
-    return "[green]met[/]" if met else "[red]not met[/]"
+    # a partial run's verdict is on the events it got through, not on the whole input
+    verdict = "[green]met[/]" if met else "[red]not met[/]"
+    return f"{verdict} [yellow](partial)[/]" if figure.partial else verdict
 
 
 def table(figures: dict[str, Figure]) -> Table:
@@ -99,9 +101,12 @@ def write(
 
 def show(console: Console, figures: dict[str, Figure]) -> None:
     console.print(table(figures))
-    met = [f for f in figures.values() if f.met is not None]
+    judged = [f for f in figures.values() if f.met is not None]
+    whole = [f for f in judged if not f.partial]
     console.print(
-        f"targets met: {sum(bool(f.met) for f in met)} of {len(met)} judged "
-        f"({sum(f.target is not None for f in figures.values())} with a target); "
-        "(partial): a run stopped by its time budget, its rate counted up to the budget"
+        f"targets met: {sum(bool(f.met) for f in judged)} of {len(judged)} judged, "
+        f"{sum(bool(f.met) for f in whole)} of {len(whole)} on complete runs "
+        f"({sum(f.target is not None for f in figures.values())} figures have a target). "
+        "(partial): a run stopped by its time budget, or by a worker that died; its rate "
+        "is that of the events it got through"
     )

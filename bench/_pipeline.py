@@ -8,13 +8,12 @@ when those move, this file is the one to change.
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-import psutil
 
 from referrals.batch import (
     EMBEDDED_REBALANCE_TIMEOUT,
@@ -52,10 +51,6 @@ class Broker:
     pid: int
     data_dir: Path | None
 
-    @property
-    def process(self) -> psutil.Process:
-        return psutil.Process(self.pid)
-
 
 @contextlib.contextmanager
 def broker(kind: str) -> Iterator[Broker]:
@@ -74,7 +69,7 @@ def broker(kind: str) -> Iterator[Broker]:
 def pipeline_settings(kind: str, db: str) -> Settings:
     """The settings a user's run would have on this broker: `referrals run` shortens the
     rebalance timeout on the embedded broker, where a worker is alone in its group."""
-    settings = replace(Settings.from_env({}), db=db)
+    settings = Settings(db=db)
     if kind == EMBEDDED:
         settings = replace(settings, rebalance_timeout=EMBEDDED_REBALANCE_TIMEOUT)
     return settings
@@ -90,8 +85,6 @@ def python_child(
     module: str, args: Sequence[str], settings: Settings, log: Path
 ) -> subprocess.Popen[bytes]:
     """``python -m module args`` with the settings in its environment, output into ``log``."""
-    import os
-
     with log.open("ab") as out:
         return subprocess.Popen(
             [sys.executable, "-m", module, *args],

@@ -124,7 +124,7 @@ class Suite:
             elif kind == "embedded":
                 self.fig(
                     "1.faust_agent_defaults.embedded"
-                ).missing = "not asked (--no-faust-defaults)"
+                ).missing = "not asked (--quick, --no-faust-defaults)"
 
     # ------------------------------------------------------------------ 2, 3, 6, 7
 
@@ -242,7 +242,7 @@ class Suite:
                 "4.sink",
                 result["sink_rows_s"],
                 baseline=(result["executemany_rows_s"], "executemany"),
-                details={"rows": rows},
+                details={"rows": rows, **result},
             )
 
         self.step(["1.executemany", "4.sink"], f"SQL sink, {rows} rows", body)
@@ -262,7 +262,7 @@ class Suite:
                 self.fig(key).label = self.fig(key).label.replace(
                     "100 000", f"{cases:,}".replace(",", " ")
                 )
-                self._set(key, result[name], details={"cases": result.get("cases", cases)})
+                self._set(key, result[name], details={"cases": cases, **result})
 
         self.step(keys, f"scorecards, {cases} cases", body)
 

@@ -33,8 +33,9 @@ test: $(VENV)/.installed-test lint
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit
 
+# Every figure of issue 6 in under 20 minutes; e.g. BENCH_ARGS="--quick --only e2e".
 bench: $(VENV)/.installed-test
-	$(BIN)/python -m bench
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info

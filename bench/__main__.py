@@ -1,3 +1,3 @@
-from bench.pipeline import main
+from bench.cli import main
 
 main()

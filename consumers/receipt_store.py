@@ -1,5 +1,6 @@
-"""Receipts sent to the agencies, kept in SQL: which were sent (so none is sent twice) and
-each referral's latest status, which the HTTP intake's status endpoint serves."""
+"""Receipts given to the agencies, kept in SQL: which were sent (so none is sent twice),
+each referral's latest status, which the HTTP intake's status endpoint serves, and the
+receipt the intake gave for each version it accepted (web/intake_store.py)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,19 @@ class ReferralStatusRow(Base):
     case_no: Mapped[MaybeCode]
     receipt_id: Mapped[str] = mapped_column(String(320))
     updated_at: Mapped[Instant]
+
+
+class IntakeRow(Base):
+    """One accepted version (by content) of a referral, and the receipt the HTTP intake
+    gave for it."""
+
+    __tablename__ = "intake_receipts"
+
+    agency: Mapped[Code] = mapped_column(primary_key=True)
+    referral_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    accepted_at: Mapped[Instant]
+    receipt: Mapped[dict[str, Any]]
 
 
 _EVENTS_NOT_STATES = ("DUPLICATE", "AMENDED")

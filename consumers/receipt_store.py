@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, String, Text, select
+from sqlalchemy import BigInteger, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from consumers.models import Base, Code, Instant, MaybeCode, MaybeInstant
@@ -63,10 +63,6 @@ class IntakeRow(Base):
 
 
 _EVENTS_NOT_STATES = ("DUPLICATE", "AMENDED")
-
-
-def create_tables(engine: Engine) -> None:
-    Base.metadata.create_all(engine, tables=[ReceiptRow.__table__, ReferralStatusRow.__table__])  # type: ignore[list-item]
 
 
 def unsent(session: Session, steps: Iterable[Step]) -> list[Step]:

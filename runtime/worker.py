@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import faust
 
+from consumers.store import open_store
 from streams.app import build_app
 from streams.end_offsets import probe_end_offsets
 from streams.errors import ConfigurationError
@@ -33,6 +34,8 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
             "REFERRALS_END_OFFSETS must be auto, listoffsets or fetch, "
             f"got {settings.end_offsets!r}"
         )
+    # The archive's table is the store's: made or checked as every process does it.
+    open_store(settings.db).dispose()
     pipeline = build_app(settings, bootstrap, exact_end_offsets=exact)
     worker = faust.Worker(pipeline.app, loglevel=settings.log_level, quiet=True)
     worker.execute_from_commandline()

@@ -10,14 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from consumers.models import Base
 from consumers.receipt_store import IntakeRow
-from consumers.receipt_store import create_tables as create_receipt_tables
-
-
-def create_tables(engine: Engine) -> None:
-    create_receipt_tables(engine)
-    Base.metadata.create_all(engine, tables=[IntakeRow.__table__])  # type: ignore[list-item]
 
 
 def receipt_for(

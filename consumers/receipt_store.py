@@ -1,5 +1,6 @@
-"""Receipts sent to the agencies, kept in SQL: which were sent (so none is sent twice) and
-each referral's latest status, which the HTTP intake's status endpoint serves."""
+"""Receipts given to the agencies, kept in SQL: which were sent (so none is sent twice),
+each referral's latest status, which the HTTP intake's status endpoint serves, and the
+receipt the intake gave for each version it accepted (web/intake_store.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Integer, String, Text, select
+from sqlalchemy import BigInteger, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from consumers.models import Base, Code, Instant, MaybeCode, MaybeInstant
@@ -48,11 +49,20 @@ class ReferralStatusRow(Base):
     updated_at: Mapped[Instant]
 
 
+class IntakeRow(Base):
+    """One accepted version (by content) of a referral, and the receipt the HTTP intake
+    gave for it."""
+
+    __tablename__ = "intake_receipts"
+
+    agency: Mapped[Code] = mapped_column(primary_key=True)
+    referral_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    accepted_at: Mapped[Instant]
+    receipt: Mapped[dict[str, Any]]
+
+
 _EVENTS_NOT_STATES = ("DUPLICATE", "AMENDED")
-
-
-def create_tables(engine: Engine) -> None:
-    Base.metadata.create_all(engine, tables=[ReceiptRow.__table__, ReferralStatusRow.__table__])  # type: ignore[list-item]
 
 
 def unsent(session: Session, steps: Iterable[Step]) -> list[Step]:

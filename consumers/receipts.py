@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from consumers.receipt_rules import Step, step_from_dead_letter, steps_from_snapshot, to_record
-from consumers.receipt_store import create_tables, record_sent, unsent
+from consumers.receipt_store import record_sent, unsent
 from schemas.codec import CodecError, SchemaStore, default_store
 from schemas.registry import value_subject
 from streams import topics
@@ -48,7 +48,6 @@ class ReceiptsConsumer:
         self.store = store or default_store()
         self.clock = clock
         security = kafka_security() if security is None else security
-        create_tables(engine)
         try:
             self.consumer = KafkaConsumer(
                 topics.SNAPSHOTS,

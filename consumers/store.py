@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from consumers.migrations import ensure_schema
 from consumers.models import Base, CaseRow, DeadLetterRow, ReferralRow
 from streams.cases.snapshots import INSTANTS, PLACE_AND_KIND
 from streams.errors import ConfigurationError, RetryableError
@@ -27,11 +28,11 @@ from streams.state.database import connect
 
 
 def open_store(url: str) -> Engine:
-    """An engine on ``url`` with the schema created; JSON columns written by orjson."""
+    """An engine on ``url`` with its schema at the code's revision (consumers/migrations/:
+    SQLite is migrated, PostgreSQL refused when behind); JSON columns written by orjson."""
     engine = connect(url, json_serializer=_json_text)
-
     try:
-        Base.metadata.create_all(engine)
+        ensure_schema(engine)
     except SQLAlchemyError as e:
         raise RetryableError(
             f"database {engine.url!r} unreachable: {e.__class__.__name__}: {str(e).splitlines()[0]}"

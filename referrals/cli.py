@@ -11,7 +11,7 @@ import typer
 from kafka.errors import KafkaError
 from sqlalchemy.exc import SQLAlchemyError
 
-from referrals.commands import feed, generate, partners, pipeline, queries, schemas, serve
+from referrals.commands import db, feed, generate, partners, pipeline, queries, schemas, serve
 from referrals.options import root_callback
 from runtime import signals
 from streams.errors import NotFound, ReferralsError
@@ -25,7 +25,7 @@ app = typer.Typer(
     help="Inter-agency case referrals: publish, process and query.",
 )
 app.callback()(root_callback)
-for commands in (pipeline, queries, feed, partners, generate, schemas, serve):
+for commands in (pipeline, queries, feed, partners, generate, schemas, serve, db):
     app.add_typer(commands.app)
 
 try:  # typer >= 0.29 vendors click: its usage errors are not click's

@@ -7,6 +7,7 @@ from typing import Any
 
 import faust
 
+from consumers.store import open_store
 from runtime import signals
 from streams.app import build_app
 from streams.end_offsets import probe_end_offsets
@@ -42,6 +43,8 @@ def run_worker(settings: Settings, bootstrap: str, *, keep_state: bool = False) 
             "REFERRALS_END_OFFSETS must be auto, listoffsets or fetch, "
             f"got {settings.end_offsets!r}"
         )
+    # The archive's table is the store's: made or checked as every process does it.
+    open_store(settings.db).dispose()
     pipeline = build_app(settings, bootstrap, exact_end_offsets=exact)
     worker = _Worker(pipeline.app, loglevel=settings.log_level, quiet=True)
     with signals.stop_requested() as stop:

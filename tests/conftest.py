@@ -72,7 +72,7 @@ def fresh_kafka() -> Iterator[str]:
 
 
 @pytest.fixture
-def fresh_postgres(postgres_url: str) -> str:
+def empty_postgres(postgres_url: str) -> str:
     """SQLAlchemy URL of a new, empty database on the session's PostgreSQL server."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
@@ -83,3 +83,16 @@ def fresh_postgres(postgres_url: str) -> str:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
     return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def fresh_postgres(empty_postgres: str) -> str:
+    """SQLAlchemy URL of a new database migrated to head, as `referrals db upgrade` leaves
+    it: the pipeline's processes refuse a PostgreSQL store that is behind."""
+    from consumers.migrations import upgrade
+    from streams.state.database import connect
+
+    engine = connect(empty_postgres)
+    upgrade(engine)
+    engine.dispose()
+    return empty_postgres

@@ -18,7 +18,6 @@ from streams.settings import Settings
 from web.intake import Intake, Sender, include_intake
 from web.intake_keys import load_api_keys
 from web.intake_limits import RateLimit
-from web.intake_store import create_tables
 
 
 def kafka_sender(settings: Settings) -> Sender:
@@ -41,7 +40,6 @@ def build_intake(
     monotonic: Callable[[], float] | None = None,
 ) -> Intake:
     engine = engine or open_store(settings.db)
-    create_tables(engine)
     limit = RateLimit(settings.intake_rate_per_minute)
     if monotonic is not None:
         limit.clock = monotonic

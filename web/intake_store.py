@@ -6,29 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, String
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from consumers.models import Base, Code, Instant
-from consumers.receipt_store import create_tables as create_receipt_tables
-
-
-class IntakeRow(Base):
-    """One accepted version (by content) of a referral, and the receipt it was given."""
-
-    __tablename__ = "intake_receipts"
-
-    agency: Mapped[Code] = mapped_column(primary_key=True)
-    referral_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    accepted_at: Mapped[Instant]
-    receipt: Mapped[dict[str, Any]]
-
-
-def create_tables(engine: Engine) -> None:
-    create_receipt_tables(engine)
-    Base.metadata.create_all(engine, tables=[IntakeRow.__table__])  # type: ignore[list-item]
+from consumers.receipt_store import IntakeRow
 
 
 def receipt_for(

@@ -29,6 +29,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from streams.errors import RetryableError
 
+# The table is created and migrated with the rest of the store (consumers/migrations/),
+# which the worker opens before it starts (runtime/worker.py).
 metadata = MetaData()
 
 archive = Table(
@@ -48,10 +50,6 @@ _CHUNK = 500
 class Archive:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        try:
-            metadata.create_all(engine)
-        except SQLAlchemyError as e:
-            raise RetryableError(f"archive unreachable: {_first_line(e)}") from e
 
     def fetch(self, store: str, keys: Collection[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from consumers.receipt_rules import step_from_dead_letter, steps_from_snapshot
-from consumers.receipt_store import create_tables, record_sent, status_of, unsent
+from consumers.receipt_store import record_sent, status_of, unsent
 from consumers.store import open_store
 from schemas.codec import default_store
 from schemas.jsonl import record_from_json
@@ -143,7 +143,6 @@ def test_the_store_sends_each_receipt_once_and_keeps_the_latest_status(tmp_path:
     """Steps already recorded are not unsent again; the status is the latest state, not a
     later duplicate; another referral's status is absent."""
     engine = open_store(f"sqlite:///{tmp_path / 'r.db'}")
-    create_tables(engine)
     with Session(engine) as session, session.begin():
         first = unsent(session, steps_from_snapshot(snapshot()))
         record_sent(session, first, day(1))

@@ -12,8 +12,8 @@ from typing import Any
 import msgspec
 import pytest
 
+from consumers.store import open_store
 from streams.state.archive import Archive
-from streams.state.database import connect
 from streams.state.tables import TieredTable, Tiering
 
 T0 = datetime(2022, 3, 1, tzinfo=UTC)
@@ -53,7 +53,7 @@ class FakeApp:
 
 @pytest.fixture
 def archive(tmp_path: Path) -> Iterator[Archive]:
-    engine = connect(f"sqlite:///{tmp_path / 'archive.db'}")
+    engine = open_store(f"sqlite:///{tmp_path / 'archive.db'}")  # the table is the store's
     yield Archive(engine)
     engine.dispose()
 

@@ -32,6 +32,8 @@ PROBE_PORT = {
     "serve": "REFERRALS_SERVE_PORT",
 }
 PROCESSES = {*PROBE_PORT, "receipts"}
+# Compose's one-shot services of the project's image: the schema migration.
+ONE_SHOT = {"db"}
 # Where the processes answer, streams/monitoring/probes.py and web/app.py alike.
 PROBE_PATHS = {"/health", "/ready", "/metrics"}
 

@@ -19,6 +19,7 @@ from streams.settings import Settings
 from tests.support.deploy import (
     COMMANDS,
     DEPLOY,
+    ONE_SHOT,
     PROBE_PATHS,
     PROBE_PORT,
     PROCESSES,
@@ -71,14 +72,26 @@ def test_every_file_under_deploy_parses(path: Path) -> None:
 
 
 def test_compose_runs_every_process_with_real_commands_and_settings() -> None:
-    """The project's services are its five long-running processes, each running the
-    sub-command of its name, setting only REFERRALS_* variables that Settings reads."""
+    """The project's services are its five long-running processes and the schema
+    migration, each running the sub-command of its name, setting only REFERRALS_* variables
+    that Settings reads."""
     project = project_services(compose()["services"])
-    assert set(project) == PROCESSES
+    assert set(project) == PROCESSES | ONE_SHOT
     for name, service in project.items():
         assert service["command"][0] == name and name in COMMANDS
         assert set(service["environment"]) <= SETTINGS, name
         Settings.from_env(service["environment"]).topic_configs()  # every value converts
+
+
+def test_every_process_starts_after_the_schema_is_migrated() -> None:
+    """The processes refuse a PostgreSQL store behind the code, so each waits until the
+    one-shot `db upgrade` has completed, which itself waits for PostgreSQL."""
+    services = compose()["services"]
+    assert services["db"]["command"] == ["db", "upgrade"]
+    assert services["db"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for name in PROCESSES:
+        condition = services[name]["depends_on"]["db"]["condition"]
+        assert condition == "service_completed_successfully", name
 
 
 def test_images_are_official_and_pinned() -> None:
@@ -86,7 +99,7 @@ def test_images_are_official_and_pinned() -> None:
     carries the project's version; the Dockerfile's Pythons are one pinned 3.11."""
     for name, service in compose()["services"].items():
         image = service["image"]
-        if name in PROCESSES:
+        if name in PROCESSES | ONE_SHOT:
             assert image == project_image()
             continue
         repository, _, tag = image.partition(":")

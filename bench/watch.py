@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from bench._pipeline import Broker, BrokerError, log_end_offsets
 from consumers.cluster import committed_offsets
 from consumers.models import ReferralRow
-from consumers.sink import GROUP as SINK_GROUP
 from streams import topics
 from streams.errors import RetryableError
 
@@ -97,7 +96,7 @@ class Watch:
     def sample(self) -> Sample:
         groups = {
             self.app_id: (*topics.INPUTS, *topics.internal(self.app_id)),
-            SINK_GROUP: topics.OUTPUTS,
+            topics.Topics(self.app_id).sink_group: topics.OUTPUTS,
         }
         committed = {group: committed_offsets(self.broker.bootstrap, group) for group in groups}
         ends = log_end_offsets(self.broker.bootstrap, [t for ts in groups.values() for t in ts])

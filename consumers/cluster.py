@@ -16,10 +16,10 @@ from kafka import KafkaAdminClient, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
-from streams import topics
 from streams.end_offsets import log_end_offsets
 from streams.errors import RetryableError, Stalled
-from streams.settings import Settings, kafka_security, topic_durability
+from streams.settings import kafka_security, topic_durability
+from streams.topics import DEFAULT, Topics
 
 # Told the records still to process after each reading.
 Progress = Callable[[int], None]
@@ -34,8 +34,8 @@ def _admin(bootstrap: str) -> KafkaAdminClient:
         raise RetryableError(f"broker {bootstrap} unreachable: {e}") from e
 
 
-def ensure_topics(bootstrap: str, partitions: int, app_id: str = Settings.app_id) -> None:
-    """Create the topics of the pipeline ``app_id`` with ``partitions`` each, leaving
+def ensure_topics(bootstrap: str, partitions: int, names: Topics = DEFAULT) -> None:
+    """Create the topics of the pipeline ``names`` with ``partitions`` each, leaving
     existing ones be; replicas and topic configs from REFERRALS_REPLICATION_FACTOR and
     REFERRALS_MIN_INSYNC_REPLICAS."""
     replication, configs = topic_durability()
@@ -49,7 +49,7 @@ def ensure_topics(bootstrap: str, partitions: int, app_id: str = Settings.app_id
                 replication_factor=replication,
                 topic_configs=configs,
             )
-            for name in pipeline_topics(app_id)
+            for name in names.every()
             if name not in existing
         ]
         # another process may create them first
@@ -58,18 +58,6 @@ def ensure_topics(bootstrap: str, partitions: int, app_id: str = Settings.app_id
                 admin.create_topics(missing)
     finally:
         admin.close()
-
-
-def pipeline_topics(app_id: str) -> list[str]:
-    """Every topic of the pipeline ``app_id`` but Faust's own (its changelogs)."""
-    return [
-        *topics.INPUTS,
-        *topics.internal(app_id),
-        *topics.OUTPUTS,
-        topics.SCORECARDS,
-        topics.PENALTIES,
-        *topics.RECEIPT_TOPICS.values(),
-    ]
 
 
 def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:

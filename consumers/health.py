@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping
 from kafka.errors import KafkaError
 
 from consumers.cluster import backlog
-from consumers.sink import GROUP as SINK_GROUP
 from streams import topics
 from streams.end_offsets import broker_answers
 from streams.errors import ReferralsError
@@ -22,9 +21,13 @@ from streams.monitoring.probes import Check, Outcome, loop_responsive
 from streams.settings import Settings
 
 
-def pipeline_groups(app_id: str) -> dict[str, list[str]]:
-    """The consumer groups of the pipeline and the topics each reads."""
-    return {app_id: [*topics.INPUTS, *topics.internal(app_id)], SINK_GROUP: list(topics.OUTPUTS)}
+def pipeline_groups(settings: Settings) -> dict[str, list[str]]:
+    """The consumer groups of the pipeline (the workers', the sink's) and what each reads."""
+    names = topics.Topics.of(settings)
+    return {
+        names.app_id: [*names.inputs, *names.internal],
+        names.sink_group: list(names.outputs),
+    }
 
 
 def lag_by_partition(bootstrap: str, groups: Mapping[str, Iterable[str]]) -> dict[str, int]:
@@ -76,7 +79,7 @@ def worker_checks(settings: Settings, bootstrap: str) -> dict[str, Check]:
     and made the thread's current one, which Faust (through mode) then runs on."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    groups = {settings.app_id: pipeline_groups(settings.app_id)[settings.app_id]}
+    groups = {settings.app_id: pipeline_groups(settings)[settings.app_id]}
     return {
         "broker": broker_check(bootstrap),
         "loop": loop_responsive(loop),
@@ -86,7 +89,8 @@ def worker_checks(settings: Settings, bootstrap: str) -> dict[str, Check]:
 
 def sink_checks(settings: Settings, bootstrap: str) -> dict[str, Check]:
     """The SQL sink's: broker, and its group's lag (a stuck poll loop shows as growing lag)."""
-    groups = {SINK_GROUP: list(topics.OUTPUTS)}
+    names = topics.Topics.of(settings)
+    groups = {names.sink_group: list(names.outputs)}
     return {
         "broker": broker_check(bootstrap),
         "lag": lag_check(bootstrap, groups, settings.ready_max_lag),

@@ -19,6 +19,7 @@ from schemas.codec import CodecError, default_store
 from streams import topics
 from streams.errors import NotFound
 
+# By the end of the name: a pipeline with a topic prefix reads its agencies' topics under it.
 AGENCY_OF_TOPIC = {topic: agency for agency, topic in topics.REFERRAL_TOPICS.items()}
 
 
@@ -47,8 +48,9 @@ def _jsonable(value: Any) -> Any:
 
 
 def agency_of(row: DeadLetterRow) -> str | None:
-    if row.source_topic in AGENCY_OF_TOPIC:
-        return AGENCY_OF_TOPIC[row.source_topic]
+    for topic, by_topic in AGENCY_OF_TOPIC.items():
+        if row.source_topic and row.source_topic.endswith(topic):
+            return by_topic
     _, event = raw_event(row.raw)
     agency = event.get("agency") if isinstance(event, dict) else None
     return agency if isinstance(agency, str) else None

@@ -35,6 +35,7 @@ from streams.intake.rules import COPY_BYTES, MAX_EVENT_BYTES, check_size, copy_k
 from streams.messages import Source
 from streams.organisation import Organisation, default_organisation_path, load_organisation
 from streams.settings import kafka_security
+from streams.topics import DEFAULT, Topics
 
 Header = tuple[str, bytes]
 # A line longer than this is not parsed: it is over the broker's default message limit,
@@ -58,7 +59,8 @@ class Payload:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One record ready for a topic; kept in the input log for replays."""
+    """One record ready for a topic, named by its default name (``streams.topics``): the
+    Publisher puts the pipeline's topic prefix before it when it sends."""
 
     topic: str
     key: bytes | None
@@ -200,9 +202,16 @@ class Publisher:
     duplicate on retry."""
 
     def __init__(
-        self, bootstrap: str, *, security: Mapping[str, Any] | None = None, timeout_s: float = 60
+        self,
+        bootstrap: str,
+        *,
+        security: Mapping[str, Any] | None = None,
+        timeout_s: float = 60,
+        names: Topics = DEFAULT,
     ) -> None:
         self.timeout_s = timeout_s
+        # Records name the default topics; a pipeline with a prefix gets them under it.
+        self.prefix = names.prefix
         try:
             self.producer = KafkaProducer(
                 bootstrap_servers=bootstrap,
@@ -224,7 +233,10 @@ class Publisher:
         for done, record in enumerate(records, start=1):
             futures.append(
                 self.producer.send(
-                    record.topic, key=record.key, value=record.value, headers=record.headers
+                    self.prefix + record.topic,
+                    key=record.key,
+                    value=record.value,
+                    headers=record.headers,
                 )
             )
             if progress is not None:
@@ -332,11 +344,12 @@ class AgencyPublisher:
         org: Organisation | None = None,
         store: SchemaStore | None = None,
         security: Mapping[str, Any] | None = None,
+        names: Topics = DEFAULT,
     ) -> None:
         self.agency = check_agency(agency)
         self.org = org or load_organisation(default_organisation_path())
         self.store = store or default_store()
-        self.publisher = Publisher(bootstrap, security=security)
+        self.publisher = Publisher(bootstrap, security=security, names=names)
 
     def publish(self, referral: Mapping[str, Any]) -> Delivery:
         vetted = check_referral(referral, self.agency, self.org, datetime.now(UTC), self.store)

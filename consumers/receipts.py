@@ -24,12 +24,11 @@ from consumers.receipt_rules import Step, step_from_dead_letter, steps_from_snap
 from consumers.receipt_store import record_sent, unsent
 from schemas.codec import CodecError, SchemaStore, default_store
 from schemas.registry import value_subject
-from streams import topics
 from streams.errors import RetryableError
 from streams.logging import get_logger
 from streams.settings import kafka_security
+from streams.topics import DEFAULT, Topics
 
-GROUP = "referrals-receipts"
 log = get_logger(__name__)
 
 
@@ -42,18 +41,19 @@ class ReceiptsConsumer:
         store: SchemaStore | None = None,
         security: Mapping[str, Any] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        group: str = GROUP,
+        group: str | None = None,
+        names: Topics = DEFAULT,
     ) -> None:
         self.engine = engine
+        self.names = names
         self.store = store or default_store()
         self.clock = clock
         security = kafka_security() if security is None else security
         try:
             self.consumer = KafkaConsumer(
-                topics.SNAPSHOTS,
-                topics.DEADLETTERS,
+                *names.outputs,
                 bootstrap_servers=bootstrap,
-                group_id=group,
+                group_id=group or names.receipts_group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 fetch_max_wait_ms=100,
@@ -103,7 +103,7 @@ class ReceiptsConsumer:
     def _send(self, steps: list[Step], now: datetime) -> None:
         futures = []
         for step in steps:
-            topic = topics.RECEIPT_TOPICS[step["agency"]]
+            topic = self.names.receipts[step["agency"]]
             futures.append(
                 self.producer.send(
                     topic, key=step["referral_id"].encode(), value=self._encode(topic, step, now)

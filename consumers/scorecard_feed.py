@@ -44,6 +44,7 @@ from streams.organisation import Organisation
 from streams.scorecards import closing
 from streams.scorecards.closing import close_month, unit_name, units
 from streams.scorecards.rubric import Rubric
+from streams.topics import DEFAULT, Topics
 
 __all__ = [
     "Closed",
@@ -102,6 +103,7 @@ def close_months(
     producer: Producer | None = None,
     clock: Callable[[], datetime] = _utc_now,
     rebuild: bool = False,
+    names: Topics = DEFAULT,
 ) -> list[Closed]:
     """Take in what changed, then store and send a new revision of every closed month
     whose cards changed, and the penalty totals of every closed month whose totals did;
@@ -136,6 +138,6 @@ def close_months(
         else:
             session.add(MonthCheckRow(month=month, cards_checked=True, penalties_checked=True))
     state.advance(session, generation)
-    send(producer, messages)
+    send(producer, messages, names.prefix)
     log.debug("months_closed", cases=changes.cases, months=len(months), revisions=len(closed))
     return closed

@@ -26,7 +26,6 @@ from streams.errors import RetryableError
 from streams.logging import get_logger
 from streams.settings import kafka_security
 
-GROUP = "referrals-sql-sink"
 # Records per polled batch, stored in one transaction (bench/sink.py measures this size).
 MAX_POLL_RECORDS = 1000
 # Without a poll for this long the group drops the sink; retries give up well before.
@@ -128,11 +127,12 @@ class SqlSink:
         *,
         consumer: Consumer | None = None,
         backoff: Backoff = Backoff(),
+        names: topics.Topics = topics.DEFAULT,
     ) -> None:
         self.engine = engine
         self.store = store or default_store()
         self.backoff = backoff
-        self.consumer = consumer or _connect(bootstrap)
+        self.consumer = consumer or _connect(bootstrap, names)
         self._stop = threading.Event()
         self.stored = 0
 
@@ -185,13 +185,12 @@ class SqlSink:
         self._stop.set()
 
 
-def _connect(bootstrap: str) -> KafkaConsumer:
+def _connect(bootstrap: str, names: topics.Topics) -> KafkaConsumer:
     try:
         return KafkaConsumer(
-            topics.SNAPSHOTS,
-            topics.DEADLETTERS,
+            *names.outputs,
             bootstrap_servers=bootstrap,
-            group_id=GROUP,
+            group_id=names.sink_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=100,

@@ -43,6 +43,7 @@ from streams.errors import RetryableError
 from streams.organisation import load_organisation
 from streams.scorecards.rubric import load_rubric
 from streams.settings import Settings
+from streams.topics import Topics
 
 __all__ = ["Reporter", "Run", "Summary", "run_batch"]
 
@@ -118,13 +119,13 @@ class Run:
             settings = replace(
                 settings, rebalance_timeout=EMBEDDED_REBALANCE_TIMEOUT, end_offsets="fetch"
             )
-        ensure_topics(bootstrap, settings.partitions, settings.app_id)
+        ensure_topics(bootstrap, settings.partitions, Topics.of(settings))
         with contextlib.ExitStack() as stopping:  # on the way out, whatever happens
             with signals.deferred():
                 keep = ("--keep-state",) if embedded else ()
                 worker = Child(settings, bootstrap, log_dir, args=keep)
                 stopping.callback(worker.stop)
-            sink = SqlSink(bootstrap, self.engine)
+            sink = SqlSink(bootstrap, self.engine, names=Topics.of(settings))
             sink_thread = threading.Thread(target=sink.run, name="sql-sink", daemon=True)
             with signals.deferred():
                 sink_thread.start()
@@ -161,6 +162,7 @@ class Run:
                 load_rubric(settings.rubric),
                 drained=True,
                 producer=batch.control,
+                names=Topics.of(settings),
             )
 
     def _early(self, stop: signals.Interrupted) -> str:

@@ -15,11 +15,11 @@ from consumers.publisher import Outgoing, Publisher
 from runtime import signals
 from runtime.children import Child
 from runtime.reporting import Reporter
-from streams import topics
 from streams.errors import RetryableError
 from streams.logging import get_logger
 from streams.messages import Tick, encode_batch
 from streams.settings import Settings, kafka_security
+from streams.topics import Topics
 
 log = get_logger(__name__)
 
@@ -48,7 +48,7 @@ class BatchSession:
         self.worker = worker
         self.sink_thread = sink_thread
         self.reporter = reporter
-        self.publisher = Publisher(bootstrap)
+        self.publisher = Publisher(bootstrap, names=Topics.of(settings))
         self.control = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **kafka_security())
         self.handed = 0  # records given to the publisher so far
 
@@ -72,7 +72,7 @@ class BatchSession:
         unknown referral or inside their group are dead-lettered, and new cases get their
         numbers, in the order they were opened. The three need not wait for each other:
         draining a group opens no case and asks no number."""
-        for topic in topics.internal(self.settings.app_id):
+        for topic in Topics.of(self.settings).internal:
             self._tick(topic, Tick("drain"))
         self.wait("draining")
 
@@ -87,7 +87,7 @@ class BatchSession:
         committed offsets, and reprocessing is harmless (streams/consumer.py tells of the
         Faust race that could stall one). A stalled sink fails the run."""
         self.reporter.stage(label)
-        groups = pipeline_groups(self.settings.app_id)
+        groups = pipeline_groups(self.settings)
 
         def progress(left: int) -> None:
             self._check()

@@ -34,7 +34,6 @@ from kafka.errors import KafkaError
 
 from consumers.cluster import Positions, StallWatch, positions
 from consumers.health import pipeline_groups
-from consumers.sink import GROUP as SINK_GROUP
 from runtime import signals
 from runtime.children import Child
 from runtime.embedded import free_loopback_port
@@ -43,6 +42,7 @@ from streams.logging import get_logger
 from streams.monitoring import metrics
 from streams.monitoring.probes import Outcome, start_probes
 from streams.settings import Settings
+from streams.topics import Topics
 
 log = get_logger(__name__)
 
@@ -124,10 +124,10 @@ class Supervisor:
         self.clock = clock
         self.slots = [Slot(f"worker-{i}", "worker", settings.app_id) for i in range(workers)]
         self.slots += [
-            Slot("sink", "sink", SINK_GROUP),
+            Slot("sink", "sink", Topics.of(settings).sink_group),
             Slot("feed", "feed", None, ("--every", f"{every:g}")),
         ]
-        self.groups = pipeline_groups(settings.app_id)
+        self.groups = pipeline_groups(settings)
         self.watch = StallWatch(self.policy.stalled_after, clock)
         self.restarts: list[tuple[str, str]] = []  # (slot, reason), in order
         self._lag_due = 0.0

@@ -35,6 +35,7 @@ class Pipeline:
     policy: Policy
     store: SchemaStore
     archive: Archive
+    names: topics.Topics
     references: Any
     groups: Any
     numbering: Any
@@ -79,7 +80,8 @@ def build_app(settings: Settings, bootstrap: str, *, exact_end_offsets: bool = T
             name, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
         )
 
-    references, groups, numbering = topics.internal(settings.app_id)
+    names = topics.Topics.of(settings)
+    references, groups, numbering = names.internal
     rubric = load_rubric(settings.rubric)
     pipeline = Pipeline(
         app=app,
@@ -93,8 +95,9 @@ def build_app(settings: Settings, bootstrap: str, *, exact_end_offsets: bool = T
         references=internal(references),
         groups=internal(groups),
         numbering=internal(numbering),
-        snapshots=internal(topics.SNAPSHOTS),
-        deadletters=internal(topics.DEADLETTERS),
+        snapshots=internal(names.snapshots),
+        deadletters=internal(names.deadletters),
+        names=names,
     )
     from streams.cases import agents as case_agents
     from streams.dedup import agents as dedup_agents

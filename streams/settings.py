@@ -33,8 +33,12 @@ class Settings:
     broker: str | None = None
     org: Path = field(default_factory=_default_org)
     rubric: Path | None = None
-    # Faust application id: the consumer group and the prefix of its changelog topics.
+    # Faust application id: the consumer groups and the prefix of the internal topics and
+    # changelogs.
     app_id: str = "referrals"
+    # Put before the name of every input and output topic (e.g. "zhuzhou."), so that two
+    # pipelines can share a cluster; none by default, the names of docs/contract.md.
+    topic_prefix: str = ""
     # Partitions of every topic the pipeline creates; fixed once topics exist.
     partitions: int = 4
     # Replicas of every topic the pipeline creates (Faust's changelogs too), and the

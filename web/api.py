@@ -129,7 +129,7 @@ def pipeline(found: ServicesDep) -> Any:
         from consumers.health import lag_by_topic, pipeline_groups
 
         try:
-            lag = lag_by_topic(found.bootstrap, pipeline_groups(found.settings.app_id))
+            lag = lag_by_topic(found.bootstrap, pipeline_groups(found.settings))
         except Exception as e:  # the broker may be away: show why, keep the page
             lag_error = str(e).splitlines()[0] if str(e) else e.__class__.__name__
     return {

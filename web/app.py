@@ -50,7 +50,7 @@ class Services:
             from consumers.health import broker_check, lag_check, pipeline_groups
 
             checks["broker"] = broker_check(self.bootstrap)
-            groups = pipeline_groups(self.settings.app_id)
+            groups = pipeline_groups(self.settings)
             checks["lag"] = lag_check(self.bootstrap, groups, self.settings.ready_max_lag)
         return checks
 
@@ -81,11 +81,12 @@ ServicesDep = Annotated[Services, Depends(services)]
 SessionDep = Annotated[Session, Depends(session)]
 
 
-def _sampler(bootstrap: str) -> Sampler:
+def _sampler(bootstrap: str, settings: Settings) -> Sampler:
     from streams import topics
     from streams.end_offsets import log_end_offsets
 
-    return Sampler(lambda: sum(log_end_offsets(bootstrap, topics.INPUTS).values()))
+    inputs = topics.Topics.of(settings).inputs
+    return Sampler(lambda: sum(log_end_offsets(bootstrap, inputs).values()))
 
 
 def create_app(settings: Settings, extra_routers: Iterable[APIRouter] = ()) -> FastAPI:
@@ -105,7 +106,7 @@ def create_app(settings: Settings, extra_routers: Iterable[APIRouter] = ()) -> F
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> Any:
         if bootstrap is not None:
-            state.sampler = _sampler(bootstrap).start()
+            state.sampler = _sampler(bootstrap, settings).start()
         yield
         if state.sampler is not None:
             state.sampler.stop()

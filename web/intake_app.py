@@ -15,6 +15,7 @@ from consumers.store import open_store
 from streams.errors import ConfigurationError
 from streams.organisation import load_organisation
 from streams.settings import Settings
+from streams.topics import Topics
 from web.intake import Intake, Sender, include_intake
 from web.intake_keys import load_api_keys
 from web.intake_limits import RateLimit
@@ -27,7 +28,11 @@ def kafka_sender(settings: Settings) -> Sender:
             "the HTTP intake needs a running cluster (the embedded broker lives only as long "
             "as one command): set REFERRALS_BROKER=kafka://HOST:PORT"
         )
-    publisher = Publisher(settings.bootstrap_servers, security=settings.kafka_client_config())
+    publisher = Publisher(
+        settings.bootstrap_servers,
+        security=settings.kafka_client_config(),
+        names=Topics.of(settings),
+    )
     return lambda record: publisher.deliver([record])[0]
 
 

@@ -29,11 +29,12 @@ class Producer(Protocol):
     def flush(self) -> None: ...
 
 
-def send(producer: Producer | None, messages: list[Message]) -> None:
-    """Send what was stored, once the close is sure to be kept."""
+def send(producer: Producer | None, messages: list[Message], prefix: str = "") -> None:
+    """Send what was stored, once the close is sure to be kept, to the pipeline's topics
+    (``prefix``: REFERRALS_TOPIC_PREFIX)."""
     if producer is not None:
         for topic, key, value in messages:
-            producer.send(topic, key=key, value=value)
+            producer.send(prefix + topic, key=key, value=value)
         producer.flush()
 
 

@@ -20,6 +20,7 @@ from referrals.options import (
     resolve,
     shared,
 )
+from streams.topics import Topics
 
 app = typer.Typer()
 feed_app = typer.Typer(
@@ -82,7 +83,7 @@ def run_feed(ctx: Context, every: float, port: int | None) -> None:
         # a turn takes a look at the store and a sleep: three missed turns is a stuck loop
         checks = {"broker": broker_check(bootstrap), "loop": heartbeat.check(3 * every + 30)}
         probes = start_probes("feed", port, checks)
-        ensure_topics(bootstrap, ctx.settings.partitions, ctx.settings.app_id)
+        ensure_topics(bootstrap, ctx.settings.partitions, Topics.of(ctx.settings))
         producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", **kafka_security())
         # a signal ends the turn in hand, its transaction committed, and the sleep
         with signals.stop_requested() as stop:
@@ -90,7 +91,12 @@ def run_feed(ctx: Context, every: float, port: int | None) -> None:
                 try:
                     with session.begin():
                         closed = close_months(
-                            session, ctx.org, ctx.rubric, drained=False, producer=producer
+                            session,
+                            ctx.org,
+                            ctx.rubric,
+                            drained=False,
+                            producer=producer,
+                            names=Topics.of(ctx.settings),
                         )
                 except ConcurrentClose as e:  # another feed closed first: next turn
                     log.warning("feed_close_overlapped", error=str(e))

@@ -12,6 +12,7 @@ import typer
 from referrals.commands.choices import Agency, Format, FormatOpt, InputFile
 from referrals.options import Context, emit_json, err, shared
 from streams.errors import ConfigurationError, RecordRefused
+from streams.topics import Topics
 
 if TYPE_CHECKING:
     from consumers.publisher import FileReport
@@ -60,6 +61,7 @@ def publish(
             ctx.settings.bootstrap_servers,
             org=ctx.org,
             security=ctx.settings.kafka_client_config(),
+            names=Topics.of(ctx.settings),
         ) as publisher:
             report = publisher.publish_file(file)
         checked = 0
@@ -162,9 +164,14 @@ def receipts(ctx: Context) -> None:
             "cluster"
         )
     bootstrap = ctx.settings.bootstrap_servers
-    ensure_topics(bootstrap, ctx.settings.partitions, ctx.settings.app_id)
+    ensure_topics(bootstrap, ctx.settings.partitions, Topics.of(ctx.settings))
     engine = open_store(ctx.settings.db)
-    consumer = ReceiptsConsumer(bootstrap, engine, security=ctx.settings.kafka_client_config())
+    consumer = ReceiptsConsumer(
+        bootstrap,
+        engine,
+        security=ctx.settings.kafka_client_config(),
+        names=Topics.of(ctx.settings),
+    )
     try:
         consumer.run()
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ import typer
 
 from referrals.commands.choices import Format, FormatOpt
 from referrals.options import Context, err, out, shared
+from streams.topics import Topics
 
 app = typer.Typer()
 ProbePort = Annotated[
@@ -66,7 +67,7 @@ def worker(
             err.print(f"embedded broker at kafka://{bootstrap}")
         checks = worker_checks(ctx.settings, bootstrap)
         start_probes("worker", port or ctx.settings.worker_port, checks)
-        ensure_topics(bootstrap, ctx.settings.partitions, ctx.settings.app_id)
+        ensure_topics(bootstrap, ctx.settings.partitions, Topics.of(ctx.settings))
         run_worker(ctx.settings, bootstrap, keep_state=keep_state)
 
 
@@ -86,8 +87,8 @@ def sink(ctx: Context, port: ProbePort = None) -> None:
     configure(ctx.settings.log_format, ctx.settings.log_level)
     with _stopped_as("sink", ctx), broker_for(ctx.settings) as (bootstrap, _):
         start_probes("sink", port or ctx.settings.sink_port, sink_checks(ctx.settings, bootstrap))
-        ensure_topics(bootstrap, ctx.settings.partitions, ctx.settings.app_id)
-        consumer = SqlSink(bootstrap, open_store(ctx.settings.db))
+        ensure_topics(bootstrap, ctx.settings.partitions, Topics.of(ctx.settings))
+        consumer = SqlSink(bootstrap, open_store(ctx.settings.db), names=Topics.of(ctx.settings))
         # the sink stops between two batches: the one in hand is stored and committed
         with signals.stop_requested() as stop:
             stop.on_stop(lambda _: consumer.stop())

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from streams import topics
 from streams.deadletters.letters import DeadLetter
 from streams.errors import ProcessingFailed
 from streams.intake.admission import admit
@@ -51,7 +50,7 @@ def source_of(message: Any) -> Source:
 
 def register(p: Pipeline) -> None:
     inputs = p.app.topic(
-        *topics.INPUTS,
+        *p.names.inputs,
         key_serializer="raw",
         value_serializer="raw",
         partitions=p.settings.partitions,

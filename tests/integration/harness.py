@@ -39,7 +39,7 @@ def run_files(db: str, files: list[Path], broker: str | None = None, **settings:
 def finish(bootstrap: str, settings: Settings, timeout: float = 240) -> None:
     """Wait until the running workers and sink have processed everything, then drain what
     still waits, as the end of a batch run does (runtime/session.py)."""
-    groups = pipeline_groups(settings.app_id)
+    groups = pipeline_groups(settings)
     wait_until_processed(bootstrap, groups, timeout=timeout)
     control = KafkaProducer(bootstrap_servers=bootstrap)
     for topic in topics.internal(settings.app_id):

@@ -15,10 +15,11 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient, NewTopic
 from kafka.errors import InvalidReplicationFactorError, NotEnoughReplicasError
 
-from consumers.cluster import ensure_topics, pipeline_topics
+from consumers.cluster import ensure_topics
 from runtime.embedded import free_loopback_port
 from streams import topics
 from streams.end_offsets import broker_answers
+from streams.topics import Topics
 from tests.support.deploy import brokers, compose, replay_script
 from tests.support.kafka_cluster import KafkaCluster
 
@@ -57,9 +58,9 @@ def test_compose_brokers_keep_every_write_with_one_down(monkeypatch: pytest.Monk
         monkeypatch.setenv(name, env[name])
     partitions = int(env["REFERRALS_PARTITIONS"])
     with KafkaCluster(services["kafka-1"]["environment"], nodes=len(brokers(services))) as cluster:
-        ensure_topics(cluster.bootstrap, partitions, "referrals")
+        ensure_topics(cluster.bootstrap, partitions, Topics("referrals"))
         admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap)
-        described = admin.describe_topics(pipeline_topics("referrals"))
+        described = admin.describe_topics(Topics("referrals").every())
         admin.close()
         copies = {
             (len(p["replica_nodes"]), len(p["isr_nodes"]))
@@ -88,11 +89,11 @@ def test_ensure_topics_sets_min_isr_on_the_cluster(
     app_id = f"durable-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("REFERRALS_REPLICATION_FACTOR", "1")
     monkeypatch.setenv("REFERRALS_MIN_INSYNC_REPLICAS", "1")
-    ensure_topics(kafka_bootstrap, 2, app_id)
+    ensure_topics(kafka_bootstrap, 2, Topics(app_id))
     own = _topic_configs(kafka_bootstrap, f"{app_id}.groups")
     assert own["min.insync.replicas"]["value"] == "1"
     monkeypatch.delenv("REFERRALS_MIN_INSYNC_REPLICAS")
-    ensure_topics(kafka_bootstrap, 2, f"{app_id}-default")
+    ensure_topics(kafka_bootstrap, 2, Topics(f"{app_id}-default"))
     assert "min.insync.replicas" not in _topic_configs(kafka_bootstrap, f"{app_id}-default.groups")
 
 
@@ -104,7 +105,7 @@ def test_more_replicas_than_brokers_are_refused(
     app_id = f"short-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("REFERRALS_REPLICATION_FACTOR", "3")
     with pytest.raises(InvalidReplicationFactorError):
-        ensure_topics(kafka_bootstrap, 2, app_id)
+        ensure_topics(kafka_bootstrap, 2, Topics(app_id))
 
 
 def test_a_bootstrap_list_answers_when_one_broker_does(tansu_bootstrap: str) -> None:

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 
 from consumers.cluster import ensure_topics, wait_until_processed
 from consumers.models import CaseRow, DeadLetterRow, ReferralRow
-from consumers.sink import GROUP as SINK_GROUP
 from consumers.store import open_store
 from runtime.children import Child
 from runtime.embedded import EmbeddedBroker
@@ -168,7 +167,7 @@ def test_a_flood_of_garbage_is_dead_lettered_and_the_pipeline_goes_on(
         producer.close()
         groups = {
             settings.app_id: [*topics.INPUTS, *topics.internal(settings.app_id)],
-            SINK_GROUP: list(topics.OUTPUTS),
+            topics.DEFAULT.sink_group: list(topics.OUTPUTS),
         }
         wait_until_processed(broker, groups, timeout=150)
         worker.check()

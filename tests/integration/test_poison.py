@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from consumers.cluster import ensure_topics, wait_until_processed
 from consumers.models import DeadLetterRow, ReferralRow
 from consumers.publisher import Publisher, prepare_file
-from consumers.sink import GROUP as SINK_GROUP
 from consumers.store import open_store
 from runtime.children import Child
 from runtime.embedded import EmbeddedBroker
@@ -92,7 +91,7 @@ def test_an_incident_grown_past_the_broker_limit_is_dead_lettered_and_the_rest_g
         publisher.close()
         groups = {
             settings.app_id: [*topics.INPUTS, *topics.internal(settings.app_id)],
-            SINK_GROUP: list(topics.OUTPUTS),
+            topics.DEFAULT.sink_group: list(topics.OUTPUTS),
         }
         wait_until_processed(
             broker, groups, timeout=150, progress=lambda done, total: worker.check()

@@ -12,6 +12,7 @@ from consumers import cluster
 from streams import topics
 from streams.errors import ConfigurationError
 from streams.settings import Settings
+from streams.topics import Topics
 
 
 class RecordingAdmin:
@@ -37,7 +38,7 @@ def _ensure(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], existing: set[
         monkeypatch.setenv(name, value)
     admin = RecordingAdmin(existing)
     monkeypatch.setattr(cluster, "_admin", lambda bootstrap: admin)
-    cluster.ensure_topics("kafka-1:9092", 12, "city")
+    cluster.ensure_topics("kafka-1:9092", 12, Topics("city"))
     return admin
 
 
@@ -49,7 +50,7 @@ def test_missing_topics_get_the_configured_replicas_and_min_isr(
     env = {"REFERRALS_REPLICATION_FACTOR": "3", "REFERRALS_MIN_INSYNC_REPLICAS": "2"}
     admin = _ensure(monkeypatch, env, {topics.SNAPSHOTS})
     created = {t.name: t for t in admin.created}
-    assert set(created) == set(cluster.pipeline_topics("city")) - {topics.SNAPSHOTS}
+    assert set(created) == set(Topics("city").every()) - {topics.SNAPSHOTS}
     assert {"city.references", "city.groups", "city.numbering"} <= set(created)
     for topic in created.values():
         assert (topic.num_partitions, topic.replication_factor) == (12, 3)

@@ -7,9 +7,11 @@ from pathlib import Path
 from kafka import TopicPartition
 
 from consumers.cluster import Position
-from consumers.sink import GROUP as SINK_GROUP
 from runtime.supervisor import Policy, Slot, Supervisor
 from streams.settings import Settings
+from streams.topics import DEFAULT
+
+SINK_GROUP = DEFAULT.sink_group
 
 POLICY = Policy(
     stalled_after=10, unanswered_after=3, start_grace=20, backoff_first=1, backoff_max=8

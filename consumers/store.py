@@ -57,6 +57,9 @@ _CASES = Base.metadata.tables["cases"]
 _LEDGER = Base.metadata.tables["ledger_entries"]
 _REFERRALS = Base.metadata.tables["referrals"]
 _VERSIONS = Base.metadata.tables["referral_versions"]
+# Columns an upsert of a case never overwrites: its key, and the scorecard feed's mark of
+# the version it took in (a redelivered snapshot must not make the case unscored again).
+_KEPT = frozenset({"case_id", "scored_version"})
 _LETTERS = Base.metadata.tables["dead_letters"]
 
 _REFERRAL_KEY = (_REFERRALS.c.agency, _REFERRALS.c.referral_id)
@@ -107,7 +110,7 @@ def apply_snapshots(db: Db, snapshots: Iterable[Snapshot]) -> int:
     upsert = insert.on_conflict_do_update(
         index_elements=[_CASES.c.case_id],
         set_={
-            **{c.name: excluded[c.name] for c in _CASES.columns if c.name != "case_id"},
+            **{c.name: excluded[c.name] for c in _CASES.columns if c.name not in _KEPT},
             "version": _CASES.c.version + newer,
         },
         # The stored row may have changed since it was read: the database decides.

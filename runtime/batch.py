@@ -115,10 +115,10 @@ class Run:
         # input gives the same numbers whatever the order of its lines.
         settings = replace(self.settings, number_after_days=float("inf"))
         if embedded:
-            # Known to answer ListOffsets short of the end: the worker need not probe.
-            settings = replace(
-                settings, rebalance_timeout=EMBEDDED_REBALANCE_TIMEOUT, end_offsets="fetch"
-            )
+            settings = replace(settings, rebalance_timeout=EMBEDDED_REBALANCE_TIMEOUT)
+            if settings.end_offsets == "auto":
+                # Known to answer ListOffsets short of the end: the worker need not probe.
+                settings = replace(settings, end_offsets="fetch")
         ensure_topics(bootstrap, settings.partitions, Topics.of(settings))
         with contextlib.ExitStack() as stopping:  # on the way out, whatever happens
             with signals.deferred():

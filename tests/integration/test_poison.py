@@ -93,9 +93,7 @@ def test_an_incident_grown_past_the_broker_limit_is_dead_lettered_and_the_rest_g
             settings.app_id: [*topics.INPUTS, *topics.internal(settings.app_id)],
             topics.DEFAULT.sink_group: list(topics.OUTPUTS),
         }
-        wait_until_processed(
-            broker, groups, timeout=150, progress=lambda done, total: worker.check()
-        )
+        wait_until_processed(broker, groups, timeout=150, progress=lambda left: worker.check())
         worker.check()
     finally:
         worker.stop()

@@ -8,16 +8,19 @@
    too. Nothing is ever acked past the gap, so the partition stops committing for good
    (seen about one handover in four; docs/measured.md). Here a record whose generation
    is no longer current ends its batch without moving the read offset, so the re-fetched
-   records are processed.
+   records are processed. The same race comes without a rebalance (faust-streaming issue
+   596): recovery resumes the stream partitions, then seeks them to their committed
+   offsets, so records fetched before that seek can be handed over after it, and Faust
+   then takes the distance to them for a gap (committed as if read) or skips the
+   re-fetched records below them. Here a record of a batch fetched across a seek is
+   processed but moves neither the read offset nor any gap, and no record is skipped:
+   one handed over twice is processed twice, which every agent takes as a redelivery,
+   and acked once (Faust's ack keeps an index of acked offsets).
 2. **Fetch wait.** Faust hard-codes a 1.5 s fetch wait; the consumer waits at most 100 ms.
 3. **End offsets from the embedded broker.** Tansu answers ListOffsets with the last
    batch's base offset + 1, and Faust's table recovery stops there, losing each
    changelog's tail. When the worker's probe found the broker inexact, ``highwaters``
    asks for the true ends (fetch high watermarks) instead.
-
-4. **Table writes before commits.** A commit waits until every table write (Faust's
-   ``send_soon`` buffer) has been handed to the producer, which Faust's own flush does
-   not guarantee.
 
 A commit across an unacked record at the head of a partition is refused (Faust refuses it
 too), and here logged and counted: with the fetch loop repaired it should never happen.
@@ -66,20 +69,22 @@ class Consumer(driver.Consumer):
         ends = await asyncio.to_thread(true_end_offsets, bootstrap, partitions)
         return {tp: ends[(tp.topic, tp.partition)] for tp in partitions}
 
-    async def _commit_offsets(
-        self, offsets: Mapping[TP, int], start_new_transaction: bool = True
-    ) -> bool:
-        # Faust flushes its producer before committing, but the flush of its send_soon
-        # buffer (where every table write waits) gives up after 0.1 s without a send, so
-        # a commit could pass table writes still in the buffer; a worker killed then has
-        # committed events whose state never reached the changelog. Drain it first.
-        buffer = self.app.producer.buffer
-        while buffer.size:
-            try:
-                await buffer.flush()
-            except RuntimeError:  # the producer stopped: nothing more will be sent
-                return False
-        return await super()._commit_offsets(offsets, start_new_transaction)
+    # Bumped as a seek of every partition starts and as it ends; ``fetch_seeks`` is its
+    # value when the current batch was asked for, so they differ for a batch fetched
+    # across a seek.
+    seeks = 0
+    fetch_seeks = 0
+
+    async def perform_seek(self) -> None:
+        self.seeks += 1
+        try:
+            await super().perform_seek()
+        finally:
+            self.seeks += 1
+
+    async def _getmany(self, active_partitions: Any, timeout: float) -> Any:
+        self.fetch_seeks = self.seeks
+        return await super()._getmany(active_partitions=active_partitions, timeout=timeout)
 
     def _new_offset(self, tp: TP) -> int | None:
         # Faust never acks the record at the committed offset (its ack wants offset >
@@ -122,10 +127,17 @@ class Consumer(driver.Consumer):
                         if message.generation_id != self.app.consumer_generation_id:
                             break  # fetched before a rebalance: re-fetched after its seek
                         offset = message.offset
+                        # A record of a batch fetched across a seek may come from before
+                        # or after it: it is processed, but says nothing of gaps or of
+                        # how far the partition was read.
+                        across_a_seek = self.seeks != self.fetch_seeks
                         read = get_read_offset(tp)
-                        if read is not None and offset < read:
-                            continue
-                        if read and offset - read > 1 and acks_enabled_for(message.topic):
+                        if (
+                            read
+                            and offset - read > 1
+                            and not across_a_seek
+                            and acks_enabled_for(message.topic)
+                        ):
                             await self._add_gap(tp, read + 1, offset)
                         if commit_every is not None and self._n_acked >= commit_every:
                             self._n_acked = 0
@@ -133,7 +145,8 @@ class Consumer(driver.Consumer):
                         await self.wait_first(callback(message), self.suspend_flow.wait())
                         if message.generation_id != self.app.consumer_generation_id:
                             break  # a rebalance came while the record was handed over
-                        set_read_offset(tp, offset)
+                        if not (across_a_seek or self.seeks != self.fetch_seeks):
+                            set_read_offset(tp, offset)
                     self.diag.unset_flag(CONSUMER_FETCHING)
         except self.consumer_stopped_errors:
             if self.transport.app.should_stop:

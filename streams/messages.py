@@ -9,14 +9,17 @@
 A Kafka record on an internal topic is a *batch*: the messages one step produced for one
 partition, msgpack-encoded. Faust's cost per record (fetch, event, acks) is paid once per
 batch instead of once per event, which is what lets four hops keep up with one trivial
-stage (docs/measured.md). Each message is addressed by its key (``partition_of``), so a
-key always lands on the same partition, and an agent writes a key's table entry to the
-changelog partition of the batch that carried it. ``Tick`` is broadcast to every partition.
+stage (docs/measured.md). An agent also takes several batch records at a time (Faust's
+``take_events``), so what it sends in one step is gathered from all of them. Each message
+is addressed by its key (``partition_of``), so a key always lands on the same partition,
+and an agent writes a key's table entry to the changelog partition of the batch that
+carried it. ``Tick`` is broadcast to every partition.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -105,6 +108,10 @@ ToReferences = Admitted | Register | Tick
 ToGroups = Admitted | Numbered | Tick
 ToNumbering = NumberRequest | Withdraw | Tick
 
+# An agent takes up to this many records at a time, waiting at most this long for them.
+TAKE = 500
+WITHIN_S = 0.05
+
 _encoder = msgspec.msgpack.Encoder()
 _to_references = msgspec.msgpack.Decoder(list[ToReferences])
 _to_groups = msgspec.msgpack.Decoder(list[ToGroups])
@@ -125,6 +132,15 @@ def groups_batch(data: bytes) -> list[ToGroups]:
 
 def numbering_batch(data: bytes) -> list[ToNumbering]:
     return _to_numbering.decode(data)
+
+
+def by_partition(events: Sequence[Any]) -> dict[int, list[bytes]]:
+    """The values of Faust events taken together, by the partition they came from, each
+    partition's in the order they arrived."""
+    found: dict[int, list[bytes]] = {}
+    for event in events:
+        found.setdefault(event.message.partition, []).append(event.value)
+    return found
 
 
 def partition_of(key: str, partitions: int) -> int:

@@ -33,10 +33,13 @@ from streams.cases.tally import (
 )
 from streams.errors import Oversized
 from streams.messages import (
+    TAKE,
+    WITHIN_S,
     Numbered,
     NumberRequest,
     Tick,
     Withdraw,
+    by_partition,
     groups_batch,
     numbering_batch,
 )
@@ -155,21 +158,24 @@ def register(p: Pipeline) -> None:
 
         return apply
 
+    async def form(partition: int, records: list[bytes], out: Outbox) -> None:
+        batch = [m for record in records for m in groups_batch(record)]
+        messages = [m for m in batch if not isinstance(m, Tick)]
+        ticks = [m for m in batch if isinstance(m, Tick)]
+        apply = out.isolate(step(partition, out))
+        written = await groups.apply([(m.group or "", m) for m in messages], apply)
+        for tick in ticks:
+            keyed = [(key, tick) for key in await groups.waiting(partition)]
+            written |= await groups.apply(keyed, apply)
+        if not ticks:
+            await groups.retire(partition, groups.due(partition, busy=written))
+
     @p.app.agent(p.groups, name="form_groups")
     async def form_groups(stream: Any) -> None:
-        async for event in stream.events():
-            partition = event.message.partition
-            batch = groups_batch(event.value)
-            messages = [m for m in batch if not isinstance(m, Tick)]
-            ticks = [m for m in batch if isinstance(m, Tick)]
+        async for events in stream.take_events(TAKE, within=WITHIN_S):
             out = Outbox(p)
-            apply = out.isolate(step(partition, out))
-            written = await groups.apply([(m.group or "", m) for m in messages], apply)
-            for tick in ticks:
-                keyed = [(key, tick) for key in groups.waiting(partition)]
-                written |= await groups.apply(keyed, apply)
-            if not ticks:
-                groups.retire(partition, groups.due(partition, busy=written))
+            for partition, records in by_partition(events).items():
+                await form(partition, records, out)
             await out.flush()
 
     days = p.settings.number_after_days
@@ -189,15 +195,15 @@ def register(p: Pipeline) -> None:
 
     async def settle(step: Numbering, out: Outbox) -> None:
         for key, entry in step.ordered():
-            numbers.put(key, entry)
+            await numbers.put(key, entry)
         for key in step.deletes:
-            numbers.delete(key)
+            await numbers.delete(key)
         for request, case_no in step.given:
             out.to(p.groups, request.group, Numbered(request.group, request.case_id, case_no))
 
     async def release(partition: int, tick: Tick | None, out: Outbox) -> set[str]:
         mark = numbers.watermark.get(partition)
-        waiting = await numbers.load(numbers.waiting(partition))
+        waiting = await numbers.load(await numbers.waiting(partition))
         due = [w for w in waiting.values() if isinstance(w, Waiting) and ready(w, tick, mark)]
         if not due:
             return set()
@@ -206,30 +212,33 @@ def register(p: Pipeline) -> None:
         await settle(step, out)
         return set(step.writes)
 
+    async def give_numbers(partition: int, records: list[bytes], out: Outbox) -> None:
+        batch = [m for record in records for m in numbering_batch(record)]
+        requests = [m for m in batch if isinstance(m, NumberRequest)]
+        withdrawn = [m for m in batch if isinstance(m, Withdraw)]
+        ticks = [m for m in batch if isinstance(m, Tick)]
+        received_ms = int(time.time() * 1000)
+        known: dict[str, Entry] = dict(
+            await numbers.load({k for r in requests for k in keys_of(r)})
+        )
+        written: set[str] = set()
+        for request in requests:
+            step = ask(known, request, partition, received_ms)
+            known.update(step.writes)
+            written |= set(step.writes)
+            await settle(step, out)
+        for withdrawal in withdrawn:
+            await numbers.delete(f"wait:{withdrawal.case_id}")
+        for tick in ticks:
+            written |= await release(partition, tick, out)
+        if not ticks:
+            written |= await release(partition, None, out)
+            await numbers.retire(partition, numbers.due(partition, busy=written))
+
     @p.app.agent(p.numbering, name="number_cases")
     async def number_cases(stream: Any) -> None:
-        async for event in stream.events():
-            partition = event.message.partition
-            batch = numbering_batch(event.value)
-            requests = [m for m in batch if isinstance(m, NumberRequest)]
-            withdrawn = [m for m in batch if isinstance(m, Withdraw)]
-            ticks = [m for m in batch if isinstance(m, Tick)]
+        async for events in stream.take_events(TAKE, within=WITHIN_S):
             out = Outbox(p)
-            received_ms = int(time.time() * 1000)
-            known: dict[str, Entry] = dict(
-                await numbers.load({k for r in requests for k in keys_of(r)})
-            )
-            written: set[str] = set()
-            for request in requests:
-                step = ask(known, request, partition, received_ms)
-                known.update(step.writes)
-                written |= set(step.writes)
-                await settle(step, out)
-            for withdrawal in withdrawn:
-                numbers.delete(f"wait:{withdrawal.case_id}")
-            for tick in ticks:
-                written |= await release(partition, tick, out)
-            if not ticks:
-                written |= await release(partition, None, out)
-                numbers.retire(partition, numbers.due(partition, busy=written))
+            for partition, records in by_partition(events).items():
+                await give_numbers(partition, records, out)
             await out.flush()

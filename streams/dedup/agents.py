@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams.deadletters.letters import WaitEnded
 from streams.dedup.routing import AliasState, Routing, release_expired, route
-from streams.messages import Tick, references_batch
+from streams.messages import TAKE, WITHIN_S, Tick, by_partition, references_batch
 from streams.outbox import Outbox
 from streams.state.tables import TieredTable, Tiering
 
@@ -59,22 +59,25 @@ def register(p: Pipeline) -> None:
         why, before = expiry(tick)
         return lambda _, state, __: state and publish(release_expired(state, why, before), out)
 
+    async def step(partition: int, records: list[bytes], out: Outbox) -> None:
+        batch = [m for record in records for m in references_batch(record)]
+        messages = [m for m in batch if not isinstance(m, Tick)]
+        ticks = [m for m in batch if isinstance(m, Tick)]
+        written = await aliases.apply(
+            [(m.alias, m) for m in messages], out.isolate(routed(partition, out))
+        )
+        for tick in ticks:
+            keyed = [(alias, tick) for alias in await aliases.waiting(partition)]
+            written |= await aliases.apply(keyed, expired(tick, out))
+        if not ticks:
+            await aliases.retire(partition, aliases.due(partition, busy=written))
+
     @p.app.agent(p.references, name="route_references")
     async def route_references(stream: Any) -> None:
-        async for event in stream.events():
-            partition = event.message.partition
-            batch = references_batch(event.value)
-            messages = [m for m in batch if not isinstance(m, Tick)]
-            ticks = [m for m in batch if isinstance(m, Tick)]
+        async for events in stream.take_events(TAKE, within=WITHIN_S):
             out = Outbox(p)
-            written = await aliases.apply(
-                [(m.alias, m) for m in messages], out.isolate(routed(partition, out))
-            )
-            for tick in ticks:
-                keyed = [(alias, tick) for alias in aliases.waiting(partition)]
-                written |= await aliases.apply(keyed, expired(tick, out))
-            if not ticks:
-                aliases.retire(partition, aliases.due(partition, busy=written))
+            for partition, records in by_partition(events).items():
+                await step(partition, records, out)
             await out.flush()
 
     @p.app.timer(interval=max(p.settings.hold_seconds / 10, 1.0), on_leader=True)

@@ -15,13 +15,16 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Engine,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
+    false,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -41,6 +44,9 @@ archive = Table(
     Column("partition", Integer, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("value", LargeBinary, nullable=False),
+    # Holds waiting events: found by a worker starting on the archive (``waiting``).
+    Column("waiting", Boolean, nullable=False, server_default=false()),
+    Index("ix_state_archive_waiting", "store", "partition", "waiting"),
 )
 
 # Keys per SELECT ... IN: well under SQLite's limit of bound parameters.
@@ -66,11 +72,23 @@ class Archive:
             raise RetryableError(f"archive unreachable: {_first_line(e)}") from e
         return found
 
-    def save(self, store: str, rows: Iterable[tuple[str, int, int, bytes]]) -> int:
-        """Upsert (key, partition, version, value) rows; returns how many were given."""
+    def waiting(self, store: str, partition: int) -> list[str]:
+        """Keys of ``partition`` whose archived entries hold waiting events."""
+        query = select(archive.c.key).where(
+            archive.c.store == store, archive.c.partition == partition, archive.c.waiting
+        )
+        try:
+            with self.engine.connect() as connection:
+                return list(connection.scalars(query))
+        except SQLAlchemyError as e:
+            raise RetryableError(f"archive unreachable: {_first_line(e)}") from e
+
+    def save(self, store: str, rows: Iterable[tuple[str, int, int, bytes, bool]]) -> int:
+        """Upsert (key, partition, version, value, waiting) rows; returns how many were
+        given."""
         values = [
-            {"store": store, "key": k, "partition": p, "version": v, "value": b}
-            for k, p, v, b in rows
+            {"store": store, "key": k, "partition": p, "version": v, "value": b, "waiting": w}
+            for k, p, v, b, w in rows
         ]
         if not values:
             return 0
@@ -94,6 +112,7 @@ def _newer(excluded: Any) -> Mapping[str, Any]:
         "partition": excluded.partition,
         "version": excluded.version,
         "value": excluded.value,
+        "waiting": excluded.waiting,
     }
 
 

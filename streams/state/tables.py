@@ -35,6 +35,7 @@ class Entry(Protocol):
 
 V = TypeVar("V", bound=Entry)
 M = TypeVar("M")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class TieredTable(Generic[V]):
         self._generation = 0
         self._built = -1
         self._waiting: dict[int, set[str]] = defaultdict(set)
+        self._archived_waiting: dict[int, set[str]] = {}
         self._retiring: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
         self.watermark: dict[int, datetime] = {}
         _OF_APP.setdefault(app, []).append(self)
@@ -135,10 +137,13 @@ class TieredTable(Generic[V]):
         return found
 
     async def _fetch(self, keys: list[str]) -> dict[str, bytes]:
+        return await self._retrying(lambda: self.archive.fetch(self.name, keys))
+
+    async def _retrying(self, read: Callable[[], R]) -> R:
         delay = 0.5
         while True:
             try:
-                return self.archive.fetch(self.name, keys)
+                return read()
             except RetryableError as e:
                 log.warning("archive_retry", table=self.name, error=str(e), retry_in=delay)
                 await asyncio.sleep(delay)
@@ -160,30 +165,44 @@ class TieredTable(Generic[V]):
                 entries[key] = new
                 written.add(key)
         for key in written:
-            self.put(key, entries[key])
+            await self.put(key, entries[key])
         return written
 
-    def put(self, key: str, value: V) -> None:
-        self.table[key] = value
+    async def put(self, key: str, value: V) -> None:
+        """Keep ``value`` in memory and send it to the changelog partition the entry names
+        (not Faust's current event's: an agent step takes records of several partitions).
+
+        The record is handed to the producer before the step ends, like every other send
+        of the step, so Faust's flush before a commit covers it. (Faust's own table writes
+        wait in a buffer whose flush gives up after 0.1 s: a commit could pass them, and a
+        worker killed then had committed events whose state never reached the changelog.)
+        """
+        self.table.data[key] = value
+        await self.table.changelog_topic.send(key=key, value=value, partition=value.partition)
         self._note(key, value)
 
-    def delete(self, key: str) -> None:
+    async def delete(self, key: str) -> None:
         """Forget ``key`` in memory (a tombstone in the changelog); the archive keeps any
         copy it has, so only delete what was never archived or is no longer read."""
         value = self.table.get(key)
         if value is not None:
-            del self.table[key]
-            self._waiting[value.partition].discard(key)
+            await self._forget(key, value)
 
-    def retire(self, partition: int, keys: Collection[str]) -> int:
+    async def _forget(self, key: str, value: V) -> None:
+        del self.table.data[key]
+        await self.table.changelog_topic.send(
+            key=key, value=None, partition=value.partition, value_serializer="raw"
+        )
+        self._waiting[value.partition].discard(key)
+
+    async def retire(self, partition: int, keys: Collection[str]) -> int:
         """Move entries of ``partition`` to the archive, then out of memory (the changelog
         gets tombstones). Returns how many left; none when the archive is unreachable."""
         entries = {k: v for k in keys if (v := self.table.get(k)) is not None}
         if not self._save(partition, entries.items()):
             return 0
-        for key in entries:
-            del self.table[key]
-            self._waiting[partition].discard(key)
+        for key, value in entries.items():
+            await self._forget(key, value)
         return len(entries)
 
     def keep_all(self) -> bool:
@@ -195,10 +214,12 @@ class TieredTable(Generic[V]):
         return all([self._save(p, entries) for p, entries in by_partition.items()])
 
     def _save(self, partition: int, entries: Collection[tuple[str, V]]) -> bool:
-        rows = [
-            (key, partition, self.tiering.version(value), self.codec.encoder.encode(value))
-            for key, value in entries
-        ]
+        version, waiting, encode = (
+            self.tiering.version,
+            self.tiering.waiting,
+            self.codec.encoder.encode,
+        )
+        rows = [(k, partition, version(v), encode(v), waiting(v)) for k, v in entries]
         try:
             self.archive.save(self.name, rows)
         except RetryableError as e:
@@ -208,10 +229,17 @@ class TieredTable(Generic[V]):
 
     # ------------------------------------------------------------------ indexes
 
-    def waiting(self, partition: int) -> list[str]:
-        """Keys of ``partition`` whose entries hold waiting events."""
+    async def waiting(self, partition: int) -> list[str]:
+        """Keys of ``partition`` whose entries hold waiting events: in memory, and in the
+        archive for the keys memory does not hold (an earlier batch run kept them there
+        as it stopped; read once per partition, as nothing else archives a waiting entry)."""
         self._index()
-        return sorted(self._waiting[partition])
+        archived = self._archived_waiting.get(partition)
+        if archived is None:
+            archived = set(await self._retrying(lambda: self.archive.waiting(self.name, partition)))
+            self._archived_waiting[partition] = archived
+        archived -= {key for key in archived if key in self.table.data}  # memory decides
+        return sorted(self._waiting[partition] | archived)
 
     def due(self, partition: int, busy: Collection[str] = (), limit: int = 10_000) -> list[str]:
         """Keys of ``partition`` that may leave memory now: their moment is past the

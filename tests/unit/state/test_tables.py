@@ -39,16 +39,36 @@ class _Signal:
             asyncio.run(receiver(self))
 
 
+class FakeChangelog:
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str, Any]] = []
+
+    async def send(self, *, key: str, value: Any, partition: int, **_: Any) -> None:
+        self.sent.append((partition, key, value))
+
+
+class FakeTable(dict[str, Any]):
+    """A Faust table as TieredTable uses it: its store (here the dict itself) and its
+    changelog topic (the records sent, with their partitions)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changelog_topic = FakeChangelog()
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self
+
+
 class FakeApp:
-    """What TieredTable asks of a Faust app: a table (here a dict, its changelog left
-    out) and the rebalance signal."""
+    """What TieredTable asks of a Faust app: a table and the rebalance signal."""
 
     def __init__(self) -> None:
         self.on_rebalance_complete = _Signal()
-        self.tables: dict[str, dict[str, Any]] = {}
+        self.tables: dict[str, FakeTable] = {}
 
-    def Table(self, name: str, **_: Any) -> dict[str, Any]:
-        return self.tables.setdefault(name, {})
+    def Table(self, name: str, **_: Any) -> FakeTable:
+        return self.tables.setdefault(name, FakeTable())
 
 
 @pytest.fixture
@@ -80,8 +100,8 @@ def test_a_retired_entry_is_read_back_from_the_archive(archive: Archive) -> None
     app = FakeApp()
     table = tiered(app, archive)
     entry = Entry(partition=1, version=3)
-    table.put("k", entry)
-    assert table.retire(1, ["k"]) == 1
+    asyncio.run(table.put("k", entry))
+    assert asyncio.run(table.retire(1, ["k"])) == 1
     assert "k" not in app.tables["things"]
     assert asyncio.run(table.load(["k", "never"])) == {"k": entry}
 
@@ -91,7 +111,7 @@ def test_the_archive_never_takes_an_older_copy_over_a_newer(archive: Archive) ->
     leaves the newer one in the archive."""
     app = FakeApp()
     table = tiered(app, archive)
-    table.put("k", Entry(partition=0, version=5))
+    asyncio.run(table.put("k", Entry(partition=0, version=5)))
     table.keep_all()
     app.tables["things"]["k"] = Entry(partition=0, version=4)
     table.keep_all()
@@ -103,19 +123,23 @@ def test_due_keys_are_those_the_partitions_event_time_has_passed(archive: Archiv
     """An entry may leave memory once the latest event time its partition has seen is at
     or past its moment; other partitions' time does not count."""
     table = tiered(FakeApp(), archive)
-    table.put("old", Entry(partition=0, version=1, retire_at=T0, seen=T0 - timedelta(days=40)))
-    table.put("new", Entry(partition=0, version=1, retire_at=T0 + timedelta(days=9), seen=T0))
-    table.put("far", Entry(partition=1, version=1, seen=T0 + timedelta(days=99)))
+    asyncio.run(
+        table.put("old", Entry(partition=0, version=1, retire_at=T0, seen=T0 - timedelta(days=40)))
+    )
+    asyncio.run(
+        table.put("new", Entry(partition=0, version=1, retire_at=T0 + timedelta(days=9), seen=T0))
+    )
+    asyncio.run(table.put("far", Entry(partition=1, version=1, seen=T0 + timedelta(days=99))))
     assert table.due(0) == ["old"]
-    table.put("later", Entry(partition=0, version=1, seen=T0 + timedelta(days=10)))
+    asyncio.run(table.put("later", Entry(partition=0, version=1, seen=T0 + timedelta(days=10))))
     assert table.due(0) == ["new"]
 
 
 def test_a_rewritten_entry_is_due_at_its_new_moment_only(archive: Archive) -> None:
     """An entry written again with another moment (or none) is not retired on its old one."""
     table = tiered(FakeApp(), archive)
-    table.put("k", Entry(partition=0, version=1, retire_at=T0, seen=T0))
-    table.put("k", Entry(partition=0, version=2, retire_at=None, seen=T0))
+    asyncio.run(table.put("k", Entry(partition=0, version=1, retire_at=T0, seen=T0)))
+    asyncio.run(table.put("k", Entry(partition=0, version=2, retire_at=None, seen=T0)))
     assert table.due(0) == []
 
 
@@ -126,14 +150,34 @@ def test_waiting_index_follows_writes_and_is_rebuilt_after_a_rebalance(
     rebuilt from what the table holds (entries recovered from the changelog included)."""
     app = FakeApp()
     table = tiered(app, archive)
-    table.put("a", Entry(partition=2, version=1, waiting=True))
-    table.put("b", Entry(partition=2, version=1))
-    assert table.waiting(2) == ["a"]
-    table.put("a", Entry(partition=2, version=2))
-    assert table.waiting(2) == []
+    asyncio.run(table.put("a", Entry(partition=2, version=1, waiting=True)))
+    asyncio.run(table.put("b", Entry(partition=2, version=1)))
+    assert asyncio.run(table.waiting(2)) == ["a"]
+    asyncio.run(table.put("a", Entry(partition=2, version=2)))
+    assert asyncio.run(table.waiting(2)) == []
     app.tables["things"]["c"] = Entry(partition=2, version=1, waiting=True)  # recovered
     app.on_rebalance_complete.send()
-    assert table.waiting(2) == ["c"]
+    assert asyncio.run(table.waiting(2)) == ["c"]
+
+
+def test_waiting_entries_kept_in_the_archive_are_found_by_the_next_worker(
+    archive: Archive,
+) -> None:
+    """A worker that kept its state in the archive as it stopped (a batch run on the
+    embedded broker) leaves waiting entries there; a new worker, its memory empty, lists
+    them with its own until it holds a newer copy of one."""
+    first = tiered(FakeApp(), archive)
+    asyncio.run(first.put("a", Entry(partition=2, version=1, waiting=True)))
+    asyncio.run(first.put("b", Entry(partition=2, version=1)))
+    asyncio.run(first.put("c", Entry(partition=3, version=1, waiting=True)))
+    assert first.keep_all()
+
+    second = tiered(FakeApp(), archive)
+    asyncio.run(second.put("d", Entry(partition=2, version=1, waiting=True)))
+    assert asyncio.run(second.waiting(2)) == ["a", "d"]
+    assert asyncio.run(second.waiting(3)) == ["c"]
+    asyncio.run(second.put("a", Entry(partition=2, version=2)))
+    assert asyncio.run(second.waiting(2)) == ["d"]
 
 
 def test_apply_writes_each_changed_key_once(archive: Archive) -> None:
@@ -144,9 +188,9 @@ def test_apply_writes_each_changed_key_once(archive: Archive) -> None:
     writes: list[str] = []
     original_put = table.put
 
-    def put(key: str, value: Entry) -> None:
+    async def put(key: str, value: Entry) -> None:
         writes.append(key)
-        original_put(key, value)
+        await original_put(key, value)
 
     table.put = put  # type: ignore[method-assign]
 
@@ -158,3 +202,18 @@ def test_apply_writes_each_changed_key_once(archive: Archive) -> None:
     written = asyncio.run(table.apply([("k", 1), ("k", 2), ("j", 0)], step))
     assert written == {"k"} and writes == ["k"]
     assert app.tables["things"]["k"] == Entry(partition=0, version=3)
+
+
+def test_writes_go_to_the_changelog_partition_the_entry_names(archive: Archive) -> None:
+    """An entry is written to its own partition's changelog, whatever record is being
+    processed, and leaving memory sends a tombstone there."""
+    app = FakeApp()
+    table = tiered(app, archive)
+    asyncio.run(table.put("a", Entry(partition=3, version=1)))
+    asyncio.run(table.put("b", Entry(partition=1, version=1)))
+    asyncio.run(table.retire(3, ["a"]))
+    assert app.tables["things"].changelog_topic.sent == [
+        (3, "a", Entry(partition=3, version=1)),
+        (1, "b", Entry(partition=1, version=1)),
+        (3, "a", None),
+    ]

@@ -14,6 +14,15 @@
    changelog's tail. When the worker's probe found the broker inexact, ``highwaters``
    asks for the true ends (fetch high watermarks) instead.
 
+3. **A topic the metadata does not know yet.** A worker starting on a fresh cluster
+   creates the tables' changelog topics itself, and its consumer's metadata may not
+   list them for a few seconds; meanwhile Faust counted such a topic as having 0
+   partitions, and the first table write raised PartitionsMismatch ("the changelog has
+   0 partitions"). That crashed the agent, and Faust acks the event an agent crashes on:
+   the event was lost (a case never numbered, found by tests/integration/
+   test_crash_loop.py). A topic no metadata lists is now of unknown size, which skips
+   the check, as Faust does for a source topic it does not know.
+
 The check Faust's commits never cross an unacked record at the head of a partition is
 kept, as a check: a commit that would is refused, logged and counted.
 """
@@ -45,6 +54,10 @@ class Consumer(driver.Consumer):
         bootstrap = ",".join(f"{url.host}:{url.port}" for url in self.app.conf.broker)
         ends = await asyncio.to_thread(true_end_offsets, bootstrap, partitions)
         return {tp: ends[(tp.topic, tp.partition)] for tp in partitions}
+
+    def topic_partitions(self, topic: str) -> int | None:
+        # aiokafka's metadata snapshot says 0 for a subscribed topic it has not seen yet
+        return super().topic_partitions(topic) or None
 
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked[tp]

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from streams.errors import RetryableError
 from streams.state.archive import Archive
 from streams.state.database import connect
 from streams.state.tables import TieredTable, Tiering
@@ -158,3 +159,30 @@ def test_apply_writes_each_changed_key_once(archive: Archive) -> None:
     written = asyncio.run(table.apply([("k", 1), ("k", 2), ("j", 0)], step))
     assert written == {"k"} and writes == ["k"]
     assert app.tables["things"]["k"] == Entry(partition=0, version=3)
+
+
+class _Down(Archive):
+    """An archive whose database is unreachable until ``up`` is set."""
+
+    up = False
+
+    def save(self, store: str, rows: Any) -> int:
+        if not self.up:
+            raise RetryableError("archive unreachable: the database is down")
+        return super().save(store, rows)
+
+
+def test_entries_the_archive_could_not_take_are_due_again(tmp_path: Path) -> None:
+    """While the database is down nothing leaves memory, and the entries stay due: the
+    step after it is back retires them, with no rebalance in between."""
+    engine = connect(f"sqlite:///{tmp_path / 'archive.db'}")
+    archive = _Down(engine)
+    table = tiered(FakeApp(), archive)
+    table.put("k", Entry(partition=0, version=1, retire_at=T0, seen=T0))
+    assert table.retire(0, table.due(0)) == 0
+    due = table.due(0)
+    assert due == ["k"]
+    archive.up = True
+    assert table.retire(0, due) == 1
+    assert table.due(0) == []
+    engine.dispose()

@@ -1,9 +1,10 @@
-# make demo: the pipeline on the embedded defaults. make test: everything, as CI runs it.
+# make demo: the pipeline on the embedded defaults. make test: lint, types, unit and
+# integration tests. make faults: the crash, rebalance and outage loops (CI runs both).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint unit bench clean
+.PHONY: demo test faults lint unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +29,13 @@ lint: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test lint
 	PYTHON=$(BIN)/python bash .ci/ensure-system-deps.sh
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -m "not faults"
+
+# Crash, rebalance and outage loops on Apache Kafka and the embedded broker: long (about
+# 25 minutes), so kept out of `make test`. Each test prints its figures at the end.
+faults: $(VENV)/.installed-test
+	PYTHON=$(BIN)/python bash .ci/ensure-system-deps.sh
+	$(BIN)/pytest -q -p no:cacheprovider -m faults tests/integration
 
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit

@@ -197,9 +197,14 @@ class TieredTable(Generic[V]):
 
     async def retire(self, partition: int, keys: Collection[str]) -> int:
         """Move entries of ``partition`` to the archive, then out of memory (the changelog
-        gets tombstones). Returns how many left; none when the archive is unreachable."""
+        gets tombstones). Returns how many left; none when the archive is unreachable,
+        and then the entries are due again at the partition's next step."""
         entries = {k: v for k in keys if (v := self.table.get(k)) is not None}
         if not self._save(partition, entries.items()):
+            # ``due`` took them off the heap: without this they would stay in memory
+            # until the next rebalance rebuilds it
+            for key, value in entries.items():
+                self._note(key, value)
             return 0
         for key, value in entries.items():
             await self._forget(key, value)

@@ -4,28 +4,32 @@ nothing twice: at-least-once delivery plus effects keyed by the events' own keys
 The input is generated so that the right answer is known without the pipeline: each
 case has one referral, a filing, a decision and two instalments, the first of them sent
 twice, so every case must end DECIDED with exactly its decided amount collected.
+
+The input is published in slices; each time the worker is seen consuming, the next slice
+is published and worker and sink are SIGKILLed and replaced: a handover. The main suite
+makes one; the fault suite (``make faults``) twenty on each broker, and expects no stall
+(a stalled worker would be restarted, and counted).
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bench.inputs import DISTRICTS, decided_cases
-from consumers.cluster import ensure_topics
 from consumers.models import CaseRow, DeadLetterRow, LedgerEntryRow
-from consumers.publisher import Publisher, prepare_file
+from consumers.publisher import prepare_file
 from consumers.store import open_store
-from runtime.children import Child
 from runtime.embedded import EmbeddedBroker
-from streams.settings import Settings
-from tests.integration.harness import finish
+from tests.integration.live import LivePipeline, slices
+from tests.integration.observe import redelivered
 
 pytestmark = pytest.mark.integration
 
@@ -42,9 +46,73 @@ def broker(request: pytest.FixtureRequest) -> Iterator[str]:
             yield embedded.bootstrap
 
 
-def _stored_cases(engine: object) -> int:
-    with Session(engine) as session:  # type: ignore[call-overload]
-        return session.scalar(select(func.count()).select_from(CaseRow)) or 0
+def _handovers(broker: str, tmp_path: Path, handovers: int, report: dict[str, Any]) -> None:
+    """Run the input through ``handovers`` SIGKILL handovers, put the figures in
+    ``report``, and check every case."""
+    amounts = decided_cases(tmp_path / "input.jsonl", CASES)
+    records = list(prepare_file(tmp_path / "input.jsonl"))
+    db = f"sqlite:///{tmp_path / 'faults.db'}"
+    engine = open_store(db)
+    pipeline = LivePipeline(broker, db, tmp_path / "logs", number_at_drain=False)
+    rng = random.Random(handovers)
+    worker, sink = pipeline.start_worker(), pipeline.start_sink()
+    first, *parts = slices(records, handovers + 1)
+    waiting_at_kill = []
+    try:
+        pipeline.publish(first)
+        for part in parts:
+            pipeline.until_progress()
+            # more input on its way as the kill lands
+            pipeline.publish(part)
+            time.sleep(rng.uniform(0.0, 0.3))
+            waiting_at_kill.append(pipeline.until_waiting())
+            pipeline.kill_worker(worker)
+            sink.kill()
+            worker, sink = pipeline.start_worker(), pipeline.start_sink()
+            pipeline.counts.handovers += 1
+        pipeline.wait()
+        pipeline.drain()
+    finally:
+        pipeline.stop()
+
+    with Session(engine) as session:
+        cases = session.scalars(select(CaseRow)).all()
+        by_referral = {c.snapshot["referrals"][0]["referral_id"]: c for c in cases}
+        wrong = [
+            rid
+            for rid, amount in amounts.items()
+            if (case := by_referral.get(rid)) is None
+            or (case.state, case.collected_fen, case.outstanding_fen) != ("DECIDED", amount, 0)
+        ]
+        receipts = session.scalar(select(func.count()).where(LedgerEntryRow.kind == "receipt"))
+        letters = session.scalar(select(func.count()).select_from(DeadLetterRow))
+        numbers = {
+            district: sorted(str(c.case_no) for c in cases if c.district_code == district)
+            for district in DISTRICTS
+        }
+    engine.dispose()
+    report.update(
+        {
+            "events": len(records),
+            "waiting_at_kill": waiting_at_kill,
+            "kills": pipeline.counts.kills,
+            "handovers": pipeline.counts.handovers,
+            "redelivered": redelivered(broker, pipeline.app_id),
+            "restarts": pipeline.counts.restarts,
+            "commits_refused": pipeline.log_count("commit_refused"),
+            "difference": len(wrong)
+            + abs(len(cases) - CASES)
+            + abs(receipts - 2 * CASES)
+            + letters,
+        }
+    )
+    assert len(cases) == CASES
+    assert wrong == [], f"{len(wrong)} cases wrong, first {wrong[:5]}"
+    assert receipts == 2 * CASES
+    assert letters == 0
+    for district, given in numbers.items():
+        assert given == [f"{district}-2022-{n:04d}" for n in range(1, CASES // 5 + 1)]
+    assert pipeline.counts.restarts == 0, f"a worker stalled; logs: {pipeline.log_dir}"
 
 
 def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
@@ -52,55 +120,14 @@ def test_sigkill_mid_stream_loses_nothing_and_counts_nothing_twice(
 ) -> None:
     """Worker and sink are SIGKILLed while the stream is half done and replaced; every
     case ends exactly right, numbered without gaps, with no dead letter."""
-    amounts = decided_cases(tmp_path / "input.jsonl", CASES)
-    db = f"sqlite:///{tmp_path / 'faults.db'}"
-    settings = replace(Settings(db=db), partitions=4, rebalance_timeout=6.0)
-    engine = open_store(db)
-    ensure_topics(broker, settings.partitions)
-    events = list(prepare_file(tmp_path / "input.jsonl"))
-    # The second half is published only after the kill, so the kill lands mid-stream
-    # however fast the first worker is.
-    half = len(events) // 2
-    publisher = Publisher(broker)
-    publisher.send(events[:half])
+    _handovers(broker, tmp_path, 1, {})
 
-    (tmp_path / "a").mkdir()
-    (tmp_path / "b").mkdir()
-    first = Child(settings, broker, tmp_path / "a")
-    sink = Child(settings, broker, tmp_path / "a", command="sink")
-    deadline = time.monotonic() + 180
-    while _stored_cases(engine) == 0:
-        assert time.monotonic() < deadline, f"no progress; see {first.log_path}"
-        first.check()
-        time.sleep(0.2)
-    first.kill()
-    sink.kill()
-    killed_at = _stored_cases(engine)
-    publisher.send(events[half:])
-    publisher.close()
 
-    second = Child(settings, broker, tmp_path / "b")
-    sink = Child(settings, broker, tmp_path / "b", command="sink")
-    try:
-        finish(broker, settings, timeout=120)
-    finally:
-        second.stop()
-        sink.kill()
-
-    assert 0 < killed_at < CASES, "the kill did not land mid-stream"
-    with Session(engine) as session:
-        cases = session.scalars(select(CaseRow)).all()
-        assert len(cases) == CASES
-        by_referral = {c.snapshot["referrals"][0]["referral_id"]: c for c in cases}
-        assert {rid: c.state for rid, c in by_referral.items()} == dict.fromkeys(amounts, "DECIDED")
-        assert {rid: c.collected_fen for rid, c in by_referral.items()} == amounts
-        assert {rid: c.outstanding_fen for rid, c in by_referral.items()} == dict.fromkeys(
-            amounts, 0
-        )
-        receipts = session.scalar(select(func.count()).where(LedgerEntryRow.kind == "receipt"))
-        assert receipts == 2 * CASES
-        assert session.scalar(select(func.count()).select_from(DeadLetterRow)) == 0
-        for district in DISTRICTS:
-            numbers = sorted(c.case_no for c in cases if c.district_code == district)
-            assert numbers == [f"{district}-2022-{n:04d}" for n in range(1, CASES // 5 + 1)]
-    engine.dispose()
+@pytest.mark.faults
+@pytest.mark.timeout(900)
+def test_twenty_handovers_in_a_row_neither_stall_nor_lose(
+    broker: str, tmp_path: Path, fault_report: dict[str, Any]
+) -> None:
+    """Twenty SIGKILL handovers of worker and sink in one stream: no stall (no worker
+    restarted), every case exactly right, numbered without gaps, no dead letter."""
+    _handovers(broker, tmp_path, 20, fault_report)

@@ -3,6 +3,8 @@
 The jars come from Maven Central through tests/kafka/pom.xml into .cache/kafka/<version>/libs
 (fetched once; `python -m tests.support.kafka --fetch` does it ahead of time). Each start
 formats a fresh log dir in a temp dir, so every test session begins with an empty cluster.
+``halt`` and ``resume`` stop the broker and bring it back on the same port and log dir,
+its topics, offsets and groups kept, as a broker outage would.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class ApacheKafka:
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
         self._bootstrap: str | None = None
+        self._config: Path | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -181,13 +184,7 @@ class ApacheKafka:
             fmt += ["--cluster-id", _cluster_id(), "--config", str(config)]
             with log_path.open("ab") as log:
                 subprocess.run(self._java(libs, *fmt), stdout=log, stderr=log, check=False)
-                self._process = subprocess.Popen(
-                    self._java(libs, "kafka.Kafka", str(config)),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
+            self._process = self._spawn(libs, config)
             bootstrap = f"127.0.0.1:{broker_port}"
             try:
                 wait_for_broker(bootstrap, self.start_timeout, self._process, log_path, "Kafka")
@@ -201,8 +198,40 @@ class ApacheKafka:
                 self.stop(keep_log=True)
                 raise
             self._bootstrap = bootstrap
+            self._config = config
             break
         return self
+
+    def _spawn(self, libs: Path, config: Path) -> subprocess.Popen[bytes]:
+        assert self._workdir is not None
+        with (self._workdir / "kafka.log").open("ab") as log:
+            return subprocess.Popen(
+                self._java(libs, "kafka.Kafka", str(config)),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def halt(self) -> None:
+        """Stop the broker (SIGTERM: a controlled shutdown), keeping its log dir and ports."""
+        if self._process is None:
+            raise KafkaSetupError("Apache Kafka is not running; nothing to halt")
+        stop_process(self._process, grace=30.0)
+        self._process = None
+
+    def resume(self) -> None:
+        """Start the halted broker again on the same port, from the same log dir."""
+        if self._config is None or self._bootstrap is None or self._process is not None:
+            raise KafkaSetupError("resume() needs a broker that was started and halted")
+        self._process = self._spawn(fetch_jars(), self._config)
+        assert self.log_path is not None
+        try:
+            wait_for_broker(
+                self._bootstrap, self.start_timeout, self._process, self.log_path, "Kafka"
+            )
+        except BrokerStartFailed as exc:
+            raise KafkaSetupError(str(exc)) from exc
 
     def stop(self, *, keep_log: bool = False) -> None:
         atexit.unregister(self.stop)
@@ -210,6 +239,7 @@ class ApacheKafka:
             stop_process(self._process, grace=10.0)
             self._process = None
         self._bootstrap = None
+        self._config = None
         if self._workdir is not None and not keep_log:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None

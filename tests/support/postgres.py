@@ -2,6 +2,8 @@
 
 It runs from the Debian `postgresql` package's binaries on a temp data dir, a free loopback
 port and a unix socket in that temp dir, so neither port 5432 nor the Debian cluster matter.
+``halt`` and ``resume`` stop the server and start it again on the same port and data dir,
+as a database outage would.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ class ThrowawayPostgres:
         self._workdir: Path | None = None
         self._port: int | None = None
         self._bindir: Path | None = None
+        self._options = ""
 
     @property
     def url(self) -> str:
@@ -103,14 +106,32 @@ class ThrowawayPostgres:
             port = free_loopback_port()
             opts = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"
             opts += " -c synchronous_commit=off -c full_page_writes=off"
-            log = str(self._workdir / "postgres.log")
-            self._run("pg_ctl", "-D", data, "-l", log, "-o", opts, "-w", "-t", "60", "start")
+            self._options = opts
             self._port = port
+            self._pg_ctl_start()
             self._create_database()
         except BaseException:
             self.stop(keep_files=True)
             raise
         return self
+
+    def _pg_ctl_start(self) -> None:
+        assert self._workdir is not None
+        data, log = str(self._workdir / "data"), str(self._workdir / "postgres.log")
+        self._run("pg_ctl", "-D", data, "-l", log, "-o", self._options, "-w", "-t", "60", "start")
+
+    def halt(self) -> None:
+        """Stop the server as an operator would (fast shutdown: open sessions are ended,
+        their transactions rolled back), keeping its data dir and port."""
+        if self._port is None or self._workdir is None:
+            raise PostgresUnavailable("ThrowawayPostgres is not running; nothing to halt")
+        self._run("pg_ctl", "-D", str(self._workdir / "data"), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the halted server again, same port, same data."""
+        if self._port is None:
+            raise PostgresUnavailable("resume() needs a server that was started and halted")
+        self._pg_ctl_start()
 
     def _create_database(self) -> None:
         import psycopg

@@ -13,6 +13,7 @@ import msgspec
 import pytest
 
 from consumers.store import open_store
+from streams.errors import RetryableError
 from streams.state.archive import Archive
 from streams.state.tables import TieredTable, Tiering
 
@@ -217,3 +218,30 @@ def test_writes_go_to_the_changelog_partition_the_entry_names(archive: Archive) 
         (1, "b", Entry(partition=1, version=1)),
         (3, "a", None),
     ]
+
+
+class _Down(Archive):
+    """An archive whose database is unreachable until ``up`` is set."""
+
+    up = False
+
+    def save(self, store: str, rows: Any) -> int:
+        if not self.up:
+            raise RetryableError("archive unreachable: the database is down")
+        return super().save(store, rows)
+
+
+def test_entries_the_archive_could_not_take_are_due_again(tmp_path: Path) -> None:
+    """While the database is down nothing leaves memory, and the entries stay due: the
+    step after it is back retires them, with no rebalance in between."""
+    engine = open_store(f"sqlite:///{tmp_path / 'archive.db'}")
+    archive = _Down(engine)
+    table = tiered(FakeApp(), archive)
+    asyncio.run(table.put("k", Entry(partition=0, version=1, retire_at=T0, seen=T0)))
+    assert asyncio.run(table.retire(0, table.due(0))) == 0
+    due = table.due(0)
+    assert due == ["k"]
+    archive.up = True
+    assert asyncio.run(table.retire(0, due)) == 1
+    assert table.due(0) == []
+    engine.dispose()

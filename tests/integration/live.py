@@ -22,8 +22,8 @@ from kafka import KafkaProducer
 from sqlalchemy import Engine
 
 from consumers.cluster import backlog, committed_offsets, ensure_topics, wait_until_processed
+from consumers.health import pipeline_groups
 from consumers.publisher import Outgoing, Publisher, prepare_line
-from consumers.sink import GROUP as SINK_GROUP
 from referrals.generate import generate_scaled
 from runtime.children import Child
 from schemas.codec import default_store
@@ -97,7 +97,11 @@ class LivePipeline:
         self.sink: Child | None = None
         self.counts = Counts()
         self._spawned = 0
-        ensure_topics(bootstrap, partitions, settings.app_id)
+        ensure_topics(bootstrap, partitions, topics.Topics.of(settings))
+
+    @property
+    def topics(self) -> topics.Topics:
+        return topics.Topics.of(self.settings)
 
     @property
     def app_id(self) -> str:
@@ -105,10 +109,7 @@ class LivePipeline:
 
     @property
     def groups(self) -> dict[str, list[str]]:
-        return {
-            self.app_id: [*topics.INPUTS, *topics.internal(self.app_id)],
-            SINK_GROUP: list(topics.OUTPUTS),
-        }
+        return pipeline_groups(self.settings)
 
     def start_worker(self) -> Child:
         self._spawned += 1
@@ -210,7 +211,7 @@ class LivePipeline:
                     self.bootstrap,
                     self.groups,
                     timeout=timeout,
-                    progress=lambda done, total: self.check(),
+                    progress=lambda left: self.check(),
                     stalled_after=STALLED_AFTER_S,
                 )
                 return

@@ -11,7 +11,6 @@ import pytest
 
 from consumers.cluster import committed_offsets
 from consumers.publisher import Outgoing
-from consumers.sink import GROUP as SINK_GROUP
 from consumers.store import open_store
 from tests.integration.canonical import Dump
 from tests.integration.live import LivePipeline, finish
@@ -49,11 +48,11 @@ def test_a_database_outage_loses_nothing(
             halted = time.monotonic()
             # a transaction in flight when the server went may still commit its offsets
             time.sleep(2.0)
-            sink_offsets = [committed_offsets(fresh_kafka, SINK_GROUP)]
+            sink_offsets = [committed_offsets(fresh_kafka, pipeline.topics.sink_group)]
             while time.monotonic() < halted + OUTAGE_S:
                 pipeline.check()
                 time.sleep(2.0)
-                sink_offsets.append(committed_offsets(fresh_kafka, SINK_GROUP))
+                sink_offsets.append(committed_offsets(fresh_kafka, pipeline.topics.sink_group))
             waiting = pipeline.pending()
             postgres.resume()
             resumed = time.monotonic()

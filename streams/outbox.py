@@ -7,6 +7,7 @@ the output topics partners and the SQL sink read.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -87,10 +88,15 @@ class Outbox:
 
         return guarded
 
-    async def flush(self) -> None:
+    async def flush(self, *, delivered: bool = False) -> None:
+        """Hand everything to the producer; with ``delivered``, wait until the broker has
+        the internal messages too (for a step whose state must not get ahead of them)."""
+        pending = []
         for (topic, partition), messages in self._batches.items():
             for chunk in _chunks(messages):
-                await topic.send(value=chunk, partition=partition)
+                pending.append(await topic.send(value=chunk, partition=partition))
+        if delivered:
+            await asyncio.gather(*pending)
         for snapshot in self._snapshots.values():
             await self.p.snapshots.send(
                 key=snapshot["group_key"].encode(),

@@ -194,12 +194,18 @@ def register(p: Pipeline) -> None:
         return after is not None and mark is not None and entry.request.opened_at + after <= mark
 
     async def settle(step: Numbering, out: Outbox) -> None:
+        for request, case_no in step.given:
+            out.to(p.groups, request.group, Numbered(request.group, request.case_id, case_no))
+        if step.given:
+            # Answers reach the broker before the entries that record them: a worker
+            # killed between the two answers again when its records come back. The other
+            # way round, a request released by another record's event time would have
+            # left the table answered and its group never told.
+            await out.flush(delivered=True)
         for key, entry in step.ordered():
             await numbers.put(key, entry)
         for key in step.deletes:
             await numbers.delete(key)
-        for request, case_no in step.given:
-            out.to(p.groups, request.group, Numbered(request.group, request.case_id, case_no))
 
     async def release(partition: int, tick: Tick | None, out: Outbox) -> set[str]:
         mark = numbers.watermark.get(partition)

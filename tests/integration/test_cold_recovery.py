@@ -4,6 +4,7 @@ what it holds after recovery is, key for key, the last value each changelog has.
 from __future__ import annotations
 
 import json
+import signal
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,7 @@ from sqlalchemy import Engine, delete, select
 
 from consumers.publisher import Outgoing
 from consumers.store import open_store
-from streams import topics
 from streams.app import build_app
-from streams.messages import Tick
 from streams.state.archive import Archive, archive
 from tests.integration.canonical import Dump
 from tests.integration.live import LivePipeline, finish
@@ -25,7 +24,7 @@ from tests.integration.observe import changelog, last_values, ownership, source_
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 TABLES = ("alias_to_group", "group_to_state", "numbers")
-Rows = list[tuple[str, str, int, int, bytes]]
+Rows = list[tuple[str, str, int, int, bytes, bool]]
 
 
 def _decode(table: str, value: bytes) -> Any:
@@ -55,16 +54,16 @@ def _take_archive(engine: Engine) -> Rows:
 def _archived_state(engine: Engine) -> dict[str, dict[str, Any]]:
     state: dict[str, dict[str, Any]] = {table: {} for table in TABLES}
     with engine.connect() as connection:
-        for store, key, _, _, value in connection.execute(select(archive)):
+        for store, key, _, _, value, _ in connection.execute(select(archive)):
             state[store][key] = _decode(store, value)
     return state
 
 
 def _put_back(engine: Engine, rows: Rows) -> None:
     """Return rows taken from the archive; a newer copy of an entry stays."""
-    by_store: dict[str, list[tuple[str, int, int, bytes]]] = defaultdict(list)
-    for store, key, partition, version, value in rows:
-        by_store[store].append((key, partition, version, value))
+    by_store: dict[str, list[tuple[str, int, int, bytes, bool]]] = defaultdict(list)
+    for store, key, partition, version, value, waiting in rows:
+        by_store[store].append((key, partition, version, value, waiting))
     saving = Archive(engine)
     for store, entries in by_store.items():
         saving.save(store, entries)
@@ -79,9 +78,9 @@ def test_a_worker_with_an_empty_store_rebuilds_its_tables_from_the_changelogs(
     fault_report: dict[str, Any],
 ) -> None:
     """The first half of the input processed, its worker SIGKILLed, a fresh worker
-    started: once it owns every partition, the entries it copies to the SQL archive are
-    exactly each changelog's last value per key; then the rest of the input ends as in a
-    clean run."""
+    started: once it owns every partition, the entries it copies to the SQL archive as
+    it stops are exactly each changelog's last value per key; then another worker takes
+    the rest of the input, which ends as in a clean run."""
     db = f"sqlite:///{tmp_path / 'store.db'}"
     engine = open_store(db)
     pipeline = LivePipeline(fresh_kafka, db, tmp_path / "logs")
@@ -99,18 +98,26 @@ def test_a_worker_with_an_empty_store_rebuilds_its_tables_from_the_changelogs(
         # worker copies into it.
         retired = _take_archive(engine)
 
-        pipeline.start_worker()
+        # The killed worker stays a member until its session ends: until then the group
+        # looks settled without the fresh worker in it.
+        pipeline.until(
+            lambda: ownership(fresh_kafka, pipeline.app_id).members == 0,
+            60,
+            "the killed worker's session did not end",
+        )
+        # It copies its tables into the archive as it stops (as a batch run's worker does).
+        fresh = pipeline.start_worker("--keep-state")
         wanted = source_partitions(pipeline.app_id, pipeline.settings.partitions)
         pipeline.until(
             lambda: ownership(fresh_kafka, pipeline.app_id).settled(1, wanted),
             60,
             "the fresh worker did not take every partition",
         )
-        for topic in topics.internal(pipeline.app_id):
-            pipeline.tick(topic, Tick("checkpoint"))
         pipeline.wait()
+        pipeline.signal_worker(fresh, signal.SIGTERM).process.wait(timeout=60)
         recovered = _archived_state(engine)
         _put_back(engine, retired)
+        pipeline.start_worker()
         fault_report.update(
             events=len(zhuzhou),
             changelog_keys={table: len(expected[table]) for table in TABLES},

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 from consumers.cluster import committed_offsets
+from consumers.migrations import upgrade
 from consumers.publisher import Outgoing
 from consumers.store import open_store
+from streams.state.database import connect
 from tests.integration.canonical import Dump
 from tests.integration.live import LivePipeline, finish
 from tests.support.kafka import ApacheKafka
@@ -34,6 +36,10 @@ def test_a_database_outage_loses_nothing(
     commits no offset while the database is away, the workers' archive reads wait, and
     the final canonical dump equals the clean run's (on SQLite)."""
     with ThrowawayPostgres() as postgres:
+        # A PostgreSQL store is migrated by `referrals db upgrade` before any process starts.
+        engine = connect(postgres.url)
+        upgrade(engine)
+        engine.dispose()
         engine = open_store(postgres.url)
         pipeline = LivePipeline(fresh_kafka, postgres.url, tmp_path / "logs")
         pipeline.start_worker()
@@ -86,8 +92,10 @@ def test_a_broker_outage_is_outlived_by_every_process(
     fault_report: dict[str, Any],
 ) -> None:
     """The broker stops for 30 s mid-stream and returns on the same port with the same
-    log dir: worker and sink carry on without a restart, and the final canonical dump
-    equals the clean run's."""
+    log dir: the sink carries on by itself; the worker, whose group session expired
+    while the broker was away, may not rejoin its group (faust-streaming issue 523) and
+    is then restarted once by the lag watchdog, as `referrals up` restarts it. The final
+    canonical dump equals the clean run's."""
     db = f"sqlite:///{tmp_path / 'store.db'}"
     engine = open_store(db)
     before, after = zhuzhou[: len(zhuzhou) * 2 // 3], zhuzhou[len(zhuzhou) * 2 // 3 :]
@@ -116,7 +124,7 @@ def test_a_broker_outage_is_outlived_by_every_process(
                 waiting_at_outage=waiting,
                 moving_again_after_s=round(moving_after, 1),
             )
-            finish(pipeline, engine, clean_dump, fault_report)
+            finish(pipeline, engine, clean_dump, fault_report, restarts=1)
         finally:
             pipeline.stop()
             engine.dispose()

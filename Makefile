@@ -29,7 +29,7 @@ lint: $(VENV)/.installed-test
 
 test: $(VENV)/.installed-test lint
 	PYTHON=$(BIN)/python bash .ci/ensure-system-deps.sh
-	$(BIN)/pytest -q -p no:cacheprovider -m "not faults"
+	$(BIN)/pytest -q -p no:cacheprovider -m "not faults" --durations=15
 
 # Crash, rebalance and outage loops on Apache Kafka and the embedded broker: long (about
 # 25 minutes), so kept out of `make test`. Each test prints its figures at the end.

@@ -45,9 +45,14 @@ def test_a_late_event_for_a_retired_group_is_applied(fresh_kafka: str, tmp_path:
         payment("R-X-2", at(15), "X", 5_000, decision_no="D-X"),
         referral("X0", at(-5), party_id_hash=party("party-x")),
     ]
-    late_file = write_jsonl(tmp_path / "late.jsonl", _lines(x + filler + late))
+    more = _closed_case("G", 200, "party-g")
     db = f"sqlite:///{tmp_path / 'late.db'}"
-    run_files(db, [late_file], broker=fresh_kafka, hot_days=10)
+    # Three runs on one partition, so that each step sees every group: X and the filler
+    # (one batch may hold them all, and a group written in a step stays for a later
+    # one), then a later incident, whose step retires X, then the late events.
+    for name, records in (("early", x + filler), ("more", more), ("late", late)):
+        path = write_jsonl(tmp_path / f"{name}.jsonl", _lines(records))
+        run_files(db, [path], broker=fresh_kafka, hot_days=10, partitions=1)
 
     engine = open_store(db)
     with engine.connect() as connection:
@@ -61,7 +66,8 @@ def test_a_late_event_for_a_retired_group_is_applied(fresh_kafka: str, tmp_path:
     assert [r["referral_id"] for r in heir["referrals"]] == ["X0", "X"]
 
     in_time = sorted(
-        x + filler + late, key=lambda r: str(next(v for k, v in r.items() if k.endswith("_at")))
+        x + filler + more + late,
+        key=lambda r: str(next(v for k, v in r.items() if k.endswith("_at"))),
     )
     in_order = f"sqlite:///{tmp_path / 'in-order.db'}"
     run_files(in_order, [write_jsonl(tmp_path / "in-order.jsonl", _lines(in_time))])

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REFERRALS = str(Path(sys.executable).with_name("referrals"))
 # Enough for the run to be well inside its processing when the signal comes, and little
 # enough to keep the three runs of each test short.
-INCIDENTS = 1000
+INCIDENTS = 2500
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def test_a_signal_stops_the_run_cleanly_and_the_same_file_completes_it(
     while _stored_cases(db_path) == 0:
         assert run.poll() is None, run.communicate()
         assert time.monotonic() < deadline, "no case stored in 180 s"
-        time.sleep(0.2)
+        time.sleep(0.05)
     started = children_of(run.pid)
     kinds = {"tansu" if "tansu" in command_line(pid) else "worker" for pid in started}
     run.send_signal(sig)

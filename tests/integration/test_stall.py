@@ -12,7 +12,7 @@ import pytest
 from runtime import session
 from tests.integration.harness import SAMPLE, SAMPLE_SUMMARY, run_files
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 
 def test_a_frozen_worker_is_restarted_and_the_run_completes(

@@ -35,7 +35,7 @@ from streams.settings import Settings
 from tests.integration.harness import finish
 from tests.support.processes import alive
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 REFERRALS = str(Path(sys.executable).with_name("referrals"))
 CASES = 240  # six lines each, referred 2022-01-03 to 01-09: all due for filing in January

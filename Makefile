@@ -1,5 +1,6 @@
 # make demo: the pipeline on the embedded defaults. make test: lint, types, unit and
-# integration tests. make faults: the crash, rebalance and outage loops (CI runs both).
+# integration tests. make faults: signals, supervision, crash, rebalance and outage tests
+# (CI runs both).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,8 +32,8 @@ test: $(VENV)/.installed-test lint
 	PYTHON=$(BIN)/python bash .ci/ensure-system-deps.sh
 	$(BIN)/pytest -q -p no:cacheprovider -m "not faults" --durations=15
 
-# Crash, rebalance and outage loops on Apache Kafka and the embedded broker: long (about
-# 25 minutes), so kept out of `make test`. Each test prints its figures at the end.
+# Signals, supervision, crash, rebalance and outage tests on Apache Kafka and the embedded
+# broker: long (about 20 minutes), so kept out of `make test`. Each loop prints its figures.
 faults: $(VENV)/.installed-test
 	PYTHON=$(BIN)/python bash .ci/ensure-system-deps.sh
 	$(BIN)/pytest -q -p no:cacheprovider -m faults tests/integration

@@ -37,10 +37,13 @@ def _topic_configs(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
     return dict(described["topic"][topic])
 
 
-def _write_everywhere(bootstrap: str, topic: str, partitions: int, retries: int = 5) -> None:
+def _write_everywhere(bootstrap: str, topic: str, partitions: int, retries: int = 60) -> None:
     """One record with acks=all to each partition; raises what the brokers answer last
-    (retries ride out a leader moving, as the project's producers do)."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", retries=retries)
+    (retries ride out a leader moving, as the project's producers do: on a loaded 2-core
+    machine a new leader can take seconds, more than five retries 100 ms apart)."""
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", retries=retries, retry_backoff_ms=250
+    )
     try:
         for partition in range(partitions):
             producer.send(topic, b"x", partition=partition).get(timeout=30)

@@ -24,7 +24,7 @@ from runtime.embedded import free_loopback_port
 from tests.integration.harness import comparable, live_cases
 from tests.support.processes import alive, children_of, command_line
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 REFERRALS = str(Path(sys.executable).with_name("referrals"))
 # Enough for the run to be well inside its processing when the signal comes, and little

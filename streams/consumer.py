@@ -1,4 +1,4 @@
-"""Faust's Kafka consumer with four repairs, plugged in through the app's transport.
+"""Faust's Kafka consumer with five repairs, plugged in through the app's transport.
 
 1. **Records fetched before a rebalance.** faust-streaming 0.15's fetch loop hands a
    record to the streams, awaits, then notes it as read. When a rebalance lands during
@@ -30,25 +30,44 @@
    test_crash_loop.py). A topic no metadata lists is now of unknown size, which skips
    the check, as Faust does for a source topic it does not know.
 
+5. **Records Faust drops after handing them over.** A record handed to the streams can
+   still vanish without an ack: a stream skips it when it dequeues it while the app's
+   flow is paused or its generation is old, a rebalance clears the queues, a paused flow
+   cancels its hand-over. Faust counts on its seek to the committed offsets after the
+   rebalance to fetch such records again; when the drop comes after that seek, nothing
+   fetches them and the partition stops committing at them (docs/measured.md, "Records
+   Faust drops after handing them over"). Here the consumer watches what it handed
+   over: a record neither acked nor taken by a stream while a later record of its
+   partition was taken, seen so at two checks in a row while the flow runs, was
+   dropped, and its partition is sought back to it; the records after it come again,
+   as redeliveries.
+
 The check Faust's commits never cross an unacked record at the head of a partition is
-kept, as a check: a commit that would is refused, logged and counted.
+kept, as a check: a commit that would is refused, logged and counted (metrics).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict, deque
 from collections.abc import Mapping
 from typing import Any
 
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as driver
-from faust.types import TP
+from faust.types import TP, Message
+from mode import Service
 
 from streams.end_offsets import true_end_offsets
 from streams.logging import get_logger
+from streams.monitoring import metrics
 
 log = get_logger(__name__)
 
+
+# How often the records handed over are checked for ones Faust dropped; a record must be
+# seen dropped at two checks in a row, so that one a stream is taking right now is not.
+DROP_CHECK_S = 1.0
 
 # Faust hard-codes a 1.5 s fetch wait, so an agent whose partitions run dry waits that long
 # for the next batch: at every hop of the pipeline (docs/measured.md, Faust's fetch wait).
@@ -65,7 +84,13 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
 class Consumer(driver.Consumer):
     # Set by the worker from its probe of the broker (runtime/worker.py).
     exact_end_offsets = True
-    commits_refused = 0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Per partition, the records handed over in this generation and not yet acked,
+        # in hand-over order; and the record found dropped at the last check.
+        self._handed: dict[TP, deque[Message]] = defaultdict(deque)
+        self._suspect: dict[TP, Message] = {}
+        super().__init__(*args, **kwargs)
 
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -105,7 +130,7 @@ class Consumer(driver.Consumer):
         acked = self._acked[tp]
         committed = self._committed_offset.get(tp)
         if acked and committed and not self._gap[tp] and min(acked) > committed + 1:
-            Consumer.commits_refused += 1
+            metrics.commit_refused(tp.topic)
             log.warning(
                 "commit_refused",
                 topic=tp.topic,
@@ -115,6 +140,76 @@ class Consumer(driver.Consumer):
             )
             return None
         return super()._new_offset(tp)
+
+    def _dropped(self, tp: TP, handed: deque[Message]) -> Message | None:
+        """The first record of ``handed`` that Faust surely dropped: one no stream took
+        while a later record of its partition was taken (queues are first in, first out).
+        A record with nothing taken after it may still be on its way to its stream; if it
+        was dropped, the next record of its partition shows it (internal topics get one
+        at every drain), and a partition with nothing after it at all stalls and is
+        restarted (runtime/supervisor.py, runtime/batch.py)."""
+        generation = self.app.consumer_generation_id
+        committed = self._committed_offset[tp]
+        while handed and (
+            handed[0].acked
+            or handed[0].generation_id != generation
+            or (committed is not None and handed[0].offset < committed)
+        ):
+            handed.popleft()
+        # A record handed over twice (fetched across a seek) is done when either copy is.
+        taken = {m.offset for m in handed if m.tracked or m.acked}
+        taken.update(self._acked_index[tp])
+        waiting = None
+        for message in handed:
+            if message.tracked or message.acked:
+                if waiting is not None:
+                    return waiting
+            elif (
+                waiting is None
+                and message.offset not in taken
+                and (committed is None or message.offset >= committed)
+            ):
+                waiting = message
+        return None
+
+    @Service.timer(DROP_CHECK_S)
+    async def _check_dropped(self) -> None:
+        await self.refetch_dropped()
+
+    async def refetch_dropped(self) -> int:
+        """Seek each partition back to a record found dropped at this check and at the
+        one before; how many partitions were sought back."""
+        if self.app.rebalancing or not self.app.flow_control.is_active():
+            self._suspect.clear()  # the rebalance's own seek fetches them again
+            return 0
+        suspects = {}
+        sought = 0
+        for tp, handed in list(self._handed.items()):
+            dropped = self._dropped(tp, handed)
+            if dropped is None:
+                continue
+            if self._suspect.get(tp) is not dropped:
+                suspects[tp] = dropped
+                continue
+            handed.clear()
+            metrics.record_fetched_again(tp.topic)
+            sought += 1
+            log.warning(
+                "refetch_dropped",
+                topic=tp.topic,
+                partition=tp.partition,
+                offset=dropped.offset,
+                committed=self._committed_offset[tp],
+            )
+            # Counted as a seek, so that the batch being handed over goes on without
+            # moving the read offset past the records to come again.
+            self.seeks += 1
+            try:
+                await self.seek_wait({tp: dropped.offset})
+            finally:
+                self.seeks += 1
+        self._suspect = suspects
+        return sought
 
     async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - Faust's loop
         callback = self.callback
@@ -157,6 +252,8 @@ class Consumer(driver.Consumer):
                         await self.wait_first(callback(message), self.suspend_flow.wait())
                         if message.generation_id != self.app.consumer_generation_id:
                             break  # a rebalance came while the record was handed over
+                        if acks_enabled_for(message.topic):
+                            self._handed[tp].append(message)
                         if not (across_a_seek or self.seeks != self.fetch_seeks):
                             set_read_offset(tp, offset)
                     self.diag.unset_flag(CONSUMER_FETCHING)

@@ -78,10 +78,30 @@ CHILD_RESTARTS = Counter(
     "(exited, unresponsive, stalled).",
     ["process", "reason"],
 )
+# Counted by the worker's Kafka consumer (streams/consumer.py).
+RECORDS_FETCHED_AGAIN = Counter(
+    "referrals_records_fetched_again",
+    "Times a partition was sought back to a record Faust dropped after it was handed over, "
+    "by topic.",
+    ["topic"],
+)
+COMMITS_REFUSED = Counter(
+    "referrals_commits_refused",
+    "Commits refused because they would cross a record not yet processed, by topic.",
+    ["topic"],
+)
 SINK_ROWS = Counter("referrals_sink_rows_written", "Rows the SQL sink wrote, by table.", ["table"])
 SINK_COMMIT = Histogram(
     "referrals_sink_commit_seconds", "Seconds one SQL sink transaction took to commit."
 )
+
+
+def record_fetched_again(topic: str) -> None:
+    RECORDS_FETCHED_AGAIN.labels(topic=topic).inc()
+
+
+def commit_refused(topic: str) -> None:
+    COMMITS_REFUSED.labels(topic=topic).inc()
 
 
 def events_consumed(topic: str, agency: str | None = None, n: int = 1) -> None:

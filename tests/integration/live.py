@@ -172,9 +172,26 @@ class LivePipeline:
         return sum(committed_offsets(self.bootstrap, self.app_id).values())
 
     def until_progress(self, timeout: float = 90.0) -> None:
-        """Wait until the worker group commits something new: its workers are consuming."""
+        """Wait until the worker group commits something new: its workers are consuming.
+        A group left nothing to process (the worker killed last may have finished it all
+        before it died) counts once its newest worker is ready."""
         start = self.progress()
-        self.until(lambda: self.progress() > start, timeout, "the workers made no progress")
+
+        def consuming() -> bool:
+            return self.progress() > start or (self.caught_up() and self.newest_worker_ready())
+
+        self.until(consuming, timeout, "the workers made no progress")
+
+    def caught_up(self) -> bool:
+        """The worker group has committed every record written to its topics."""
+        return not backlog(self.bootstrap, {self.app_id: self.groups[self.app_id]})
+
+    def newest_worker_ready(self) -> bool:
+        """The worker started last has its partitions and has recovered its tables."""
+        if not self.workers or self.workers[-1].log_path is None:
+            return False
+        log = self.workers[-1].log_path
+        return log.exists() and "Worker ready" in log.read_text(errors="replace")
 
     def until_waiting(self, timeout: float = 60.0) -> int:
         """Wait until records are written that the group has not processed; how many."""
@@ -275,6 +292,7 @@ def finish(
         redelivered=redelivered(pipeline.bootstrap, pipeline.app_id),
         restarts=counts.restarts,
         commits_refused=pipeline.log_count("commit_refused"),
+        refetched=pipeline.log_count("refetch_dropped"),
         difference=difference,
     )
     assert difference == 0, "\n".join(shown)

@@ -14,14 +14,12 @@ from consumers.publisher import Outgoing
 from consumers.store import open_store
 from tests.integration.canonical import Dump
 from tests.integration.live import LivePipeline, finish
-from tests.integration.test_faults import STREAM_SKIP
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults]
 
 KILLS = 5
 
 
-@STREAM_SKIP
 @pytest.mark.timeout(600)
 def test_a_worker_killed_five_times_at_random_changes_nothing(
     fresh_kafka: str,

@@ -65,7 +65,8 @@ def _handovers(broker: str, tmp_path: Path, handovers: int, report: dict[str, An
             # more input on its way as the kill lands
             pipeline.publish(part)
             time.sleep(rng.uniform(0.0, 0.3))
-            waiting_at_kill.append(pipeline.until_waiting())
+            # usually records wait; a hot pipeline may have taken the whole slice already
+            waiting_at_kill.append(pipeline.pending())
             pipeline.kill_worker(worker)
             sink.kill()
             worker, sink = pipeline.start_worker(), pipeline.start_sink()

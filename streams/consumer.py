@@ -131,12 +131,20 @@ class Consumer(driver.Consumer):
         committed = self._committed_offset.get(tp)
         if acked and committed and not self._gap[tp] and min(acked) > committed + 1:
             metrics.commit_refused(tp.topic)
+            # What the watch for dropped records knows of the gap, so that a gap it does
+            # not repair can be told apart: handed over and taken (still in work), handed
+            # over and not taken (dropped: refetched after two checks), or never seen.
+            gap = range(committed, min(acked))
+            seen = [m for m in self._handed[tp] if m.offset in gap]
             log.warning(
                 "commit_refused",
                 topic=tp.topic,
                 partition=tp.partition,
                 committed=committed,
                 first_acked=min(acked),
+                gap_taken=len({m.offset for m in seen if m.tracked}),
+                gap_not_taken=len({m.offset for m in seen if not m.tracked}),
+                gap_unseen=len(gap) - len({m.offset for m in seen}),
             )
             return None
         return super()._new_offset(tp)

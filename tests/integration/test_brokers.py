@@ -5,10 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
-import sys
-import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +19,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 from runtime.embedded import EmbeddedBroker
 from streams.end_offsets import log_end_offsets, probe_end_offsets
 from streams.errors import BrokerBinaryNotFound
+from tests.support.faust_worker import faust_worker
 
 pytestmark = pytest.mark.integration
 
@@ -165,15 +162,11 @@ def test_faust_agent_counts_into_a_table_on_apache_kafka(
     kafka_bootstrap: str, tmp_path: Path
 ) -> None:
     """A Faust 0.15 worker consumes a topic into a Table whose changelog lands in Apache Kafka."""
-    (tmp_path / "probeapp.py").write_text(textwrap.dedent(FAUST_APP))
     app_id, topic = f"probe-{uuid.uuid4().hex[:8]}", _create_topic(kafka_bootstrap)
     out = tmp_path / "out.json"
     env = {**os.environ, "APP_ID": app_id, "BOOTSTRAP": kafka_bootstrap, "TOPIC": topic}
     env["OUT"] = str(out)
-    argv = [sys.executable, "-m", "faust", "-A", "probeapp", "worker", "-l", "info"]
-    with (tmp_path / "worker.log").open("wb") as log:
-        worker = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
+    with faust_worker(tmp_path, "probeapp", FAUST_APP, env) as worker:
         producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
         for word in ["a", "b", "a", "c", "a"]:
             producer.send(topic, word.encode())
@@ -189,13 +182,6 @@ def test_faust_agent_counts_into_a_table_on_apache_kafka(
         while log_end_offsets(kafka_bootstrap, [changelog]) != {TopicPartition(changelog, 0): 5}:
             assert time.monotonic() < deadline, "the Table's changelog never reached 5 records"
             time.sleep(0.2)
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
 
 
 def test_postgres_accepts_a_sqlalchemy_connection(postgres_url: str) -> None:

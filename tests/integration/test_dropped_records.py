@@ -10,10 +10,6 @@ consumer the skipped records are never processed, with the worker's they are.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -21,6 +17,8 @@ from pathlib import Path
 import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
+
+from tests.support.faust_worker import faust_worker
 
 pytestmark = pytest.mark.integration
 
@@ -71,15 +69,11 @@ def _run(bootstrap: str, tmp_path: Path, consumer: str) -> tuple[set[str], str]:
         producer.send(topic, value.encode())
     producer.flush()
 
-    (tmp_path / "dropapp.py").write_text(textwrap.dedent(APP))
     out = tmp_path / "processed.txt"
     env = {**os.environ, "APP_ID": app_id, "BOOTSTRAP": bootstrap, "TOPIC": topic}
     env.update(OUT=str(out), CONSUMER=consumer, PYTHONPATH=os.getcwd())
-    argv = [sys.executable, "-m", "faust", "-A", "dropapp", "worker", "-l", "info"]
     log = tmp_path / "worker.log"
-    with log.open("wb") as sink:
-        worker = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=sink, stderr=sink)
-    try:
+    with faust_worker(tmp_path, "dropapp", APP, env) as worker:
         deadline = time.monotonic() + 60
         while "pause" not in _processed(out):
             assert worker.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
@@ -95,13 +89,6 @@ def _run(bootstrap: str, tmp_path: Path, consumer: str) -> tuple[set[str], str]:
             assert worker.poll() is None, log.read_text()[-3000:]
             time.sleep(0.2)
         return set(_processed(out)), log.read_text(errors="replace")
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
 
 
 def test_records_skipped_while_the_flow_was_paused_are_processed(

@@ -36,7 +36,7 @@ test: $(VENV)/.installed-test lint
 # broker: long (about 20 minutes), so kept out of `make test`. Each loop prints its figures.
 faults: $(VENV)/.installed-test
 	PYTHON=$(BIN)/python bash .ci/ensure-system-deps.sh
-	$(BIN)/pytest -q -p no:cacheprovider -m faults -rxX tests/integration
+	$(BIN)/pytest -q -p no:cacheprovider -m faults -rfExX tests/integration
 
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest -q -p no:cacheprovider tests/unit

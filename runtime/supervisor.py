@@ -12,7 +12,9 @@ the supervisor looks at each:
   is restarted for its group, and for the workers' group the worker started longest ago:
   any member leaving makes the group rebalance, and every worker then reads on from the
   committed offsets (the feed reads the store, not a topic: only the first two rules hold
-  it).
+  it). A group is not judged while one of its members is starting: the clock starts when
+  every member's /health says it has finished (a worker: joined, tables recovered), or
+  ``start_grace`` after its start for one that never says so.
 
 Restarts back off, 1 s, 2 s, 4 s ... up to a minute, for a child that keeps failing; one
 that ran for a minute starts over from 1 s. Each restart is logged (``child_restarted``) and
@@ -21,6 +23,7 @@ counted (``referrals_supervisor_restarts_total`` on the supervisor's own /metric
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -80,6 +83,14 @@ class Slot:
     due: float = 0.0  # when to start it next
     failures: int = 0  # restarts in a row without a healthy run
     answered_at: float | None = None
+    started: bool = False  # its /health said it has finished starting
+
+    def starting(self, now: float, policy: Policy) -> bool:
+        """Still on its way in: its lag is not its own yet. A child that never says it
+        has started is judged like the others after the start grace."""
+        if self.child is None or self.started:
+            return False
+        return now - self.child.started_at < policy.start_grace
 
     def verdict(self, now: float, exited: int | None, answered: bool, policy: Policy) -> str | None:
         """Why the running child must be restarted, if it must."""
@@ -100,6 +111,7 @@ class Slot:
         self.due = now + delay
         self.child = None
         self.answered_at = None
+        self.started = False
         return delay
 
 
@@ -151,7 +163,13 @@ class Supervisor:
                 if self.clock() >= slot.due:
                     self._start(slot)
                 continue
-            answered = self._answers(slot)
+            answered, started = self._answers(slot)
+            if started and not slot.started:
+                slot.started = True
+                took = self.clock() - slot.child.started_at
+                log.info("child_up", process=slot.name, pid=slot.child.pid, after_s=round(took, 1))
+                if slot.group is not None:
+                    self.watch.forgive(slot.group)  # its lag is judged from now on
             reason = slot.verdict(self.clock(), slot.child.exited(), answered, self.policy)
             if reason is not None:
                 self._restart(slot, reason)
@@ -169,13 +187,21 @@ class Supervisor:
             self.watch.forgive(slot.group)  # a new member needs its time to join
         log.info("child_started", process=slot.name, pid=slot.child.pid, port=slot.port)
 
-    def _answers(self, slot: Slot) -> bool:
+    def _answers(self, slot: Slot) -> tuple[bool, bool]:
+        """Whether the child's /health answers, and whether it says it has started."""
         url = f"http://127.0.0.1:{slot.port}/health"
         try:
             with urllib.request.urlopen(url, timeout=1.0) as response:
-                return bool(response.status == 200)
+                if response.status != 200:
+                    return False, False
+                body = response.read()
         except (urllib.error.URLError, OSError):
-            return False
+            return False, False
+        try:
+            started = json.loads(body).get("started", True) is True
+        except (ValueError, AttributeError):
+            started = True  # an answer without the field: a process that does not say
+        return True, started
 
     def _restart(self, slot: Slot, reason: str, detail: str = "") -> None:
         child = slot.child
@@ -213,8 +239,9 @@ class Supervisor:
         self.watch.observe(reading)
         for group, partitions in self.watch.stalled().items():
             members = [s for s in self.slots if s.group == group]
-            if any(s.child is None for s in members):
-                self.watch.forgive(group)  # one is down already and will be back
+            now = self.clock()
+            if any(s.child is None or s.starting(now, self.policy) for s in members):
+                self.watch.forgive(group)  # one is down or on its way in: not stalled yet
                 continue
             oldest = min(members, key=lambda s: s.child.started_at if s.child else 0.0)
             self._restart(oldest, "stalled", ", ".join(partitions[:6]))

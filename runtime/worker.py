@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -19,12 +20,19 @@ from streams.state.tables import tiered_tables
 log = get_logger(__name__)
 
 
-def run_worker(settings: Settings, bootstrap: str, *, keep_state: bool = False) -> None:
+def run_worker(
+    settings: Settings,
+    bootstrap: str,
+    *,
+    keep_state: bool = False,
+    on_started: Callable[[], None] | None = None,
+) -> None:
     """Run one worker against ``bootstrap`` until SIGTERM or SIGINT, then raise
     ``Interrupted``: it never returns. With ``keep_state`` the worker, once stopped, copies
     its tables into the SQL archive: on a broker that goes away with the command (the
     embedded one) that is the state the next run builds on, taken when nothing moves any
-    more, so it covers everything the worker ever sent to the store."""
+    more, so it covers everything the worker ever sent to the store. ``on_started`` is
+    called once the worker has joined its group and recovered its tables the first time."""
     exact = settings.end_offsets == "listoffsets"
     if settings.end_offsets == "auto":
         probe = probe_end_offsets(bootstrap)
@@ -46,6 +54,8 @@ def run_worker(settings: Settings, bootstrap: str, *, keep_state: bool = False) 
     # The archive's table is the store's: made or checked as every process does it.
     open_store(settings.db).dispose()
     pipeline = build_app(settings, bootstrap, exact_end_offsets=exact)
+    if on_started is not None:
+        pipeline.app.on_rebalance_complete.connect(lambda *_, **__: on_started())
     worker = _Worker(pipeline.app, loglevel=settings.log_level, quiet=True)
     with signals.stop_requested() as stop:
         # Before Faust takes the signals over (and after, should one come between), a

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Annotated
 
@@ -66,9 +67,11 @@ def worker(
         if embedded:
             err.print(f"embedded broker at kafka://{bootstrap}")
         checks = worker_checks(ctx.settings, bootstrap)
-        start_probes("worker", port or ctx.settings.worker_port, checks)
+        started = threading.Event()
+        port = port or ctx.settings.worker_port
+        start_probes("worker", port, checks, started=started.is_set)
         ensure_topics(bootstrap, ctx.settings.partitions, Topics.of(ctx.settings))
-        run_worker(ctx.settings, bootstrap, keep_state=keep_state)
+        run_worker(ctx.settings, bootstrap, keep_state=keep_state, on_started=started.set)
 
 
 @app.command()

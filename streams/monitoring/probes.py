@@ -1,6 +1,8 @@
 """/health, /ready and /metrics for any long-running process, on a port of its own.
 
-``/health`` answers while the process lives. ``/ready`` runs the process's checks (broker
+``/health`` answers while the process lives, and says whether it has finished starting (a
+worker: joined its group and recovered its tables), so a supervisor does not judge the lag
+of a consumer still on its way in. ``/ready`` runs the process's checks (broker
 reachable, its loop running, its consumer lag below the bound) and answers 200 when all
 pass, 503 otherwise, with each check's outcome as JSON. ``/metrics`` is
 prometheus-client's exposition of the process's registry.
@@ -84,8 +86,8 @@ def loop_responsive(loop: asyncio.AbstractEventLoop, timeout: float = 2.0) -> Ch
     return answers
 
 
-def health(process: str) -> dict[str, Any]:
-    return {"process": process, "status": "alive"}
+def health(process: str, started: bool = True) -> dict[str, Any]:
+    return {"process": process, "status": "alive", "started": started}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -94,7 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
         if path == "/health":
-            self._send(200, "application/json", json.dumps(health(self.server.process)).encode())
+            document = health(self.server.process, self.server.started())
+            self._send(200, "application/json", json.dumps(document).encode())
         elif path == "/ready":
             ready, document = readiness(self.server.process, self.server.checks)
             body = json.dumps(document, ensure_ascii=False).encode()
@@ -118,9 +121,17 @@ class _Handler(BaseHTTPRequestHandler):
 class ProbeServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, process: str, port: int, checks: Mapping[str, Check], host: str) -> None:
+    def __init__(
+        self,
+        process: str,
+        port: int,
+        checks: Mapping[str, Check],
+        host: str,
+        started: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.process = process
         self.checks = dict(checks)
+        self.started = started
         try:
             super().__init__((host, port), _Handler)
         except OSError as e:
@@ -139,12 +150,17 @@ class ProbeServer(ThreadingHTTPServer):
 
 
 def start_probes(
-    process: str, port: int | None, checks: Mapping[str, Check], host: str = "0.0.0.0"
+    process: str,
+    port: int | None,
+    checks: Mapping[str, Check],
+    host: str = "0.0.0.0",
+    started: Callable[[], bool] = lambda: True,
 ) -> ProbeServer | None:
-    """Serve the probes on ``port`` in a daemon thread; no port, no server."""
+    """Serve the probes on ``port`` in a daemon thread; no port, no server. ``started``
+    says, for /health, whether the process has finished starting."""
     if port is None:
         return None
-    server = ProbeServer(process, port, checks, host)
+    server = ProbeServer(process, port, checks, host, started)
     server.thread.start()
     log.info("probes_listening", process=process, port=server.port)
     return server

@@ -205,8 +205,7 @@ def test_a_consumer_whose_lag_stops_moving_is_restarted(tmp_path: Path) -> None:
             patient,
             [("sink", signal.SIGSTOP), ("worker-0", signal.SIGSTOP)],
         )
-    # Each frozen child is restarted for its lag, and for nothing else; a restarted worker
-    # slower to start than the test's 8 s may be restarted for it once more (seen under load).
-    assert run.supervisor.restarts[:2] == [("sink", "stalled"), ("worker-0", "stalled")]
-    assert set(run.supervisor.restarts) == {("sink", "stalled"), ("worker-0", "stalled")}
+    # Each frozen child is restarted for its lag, once: a replacement slower to start than
+    # the test's 8 s is not judged before its /health says it has started.
+    assert run.supervisor.restarts == [("sink", "stalled"), ("worker-0", "stalled")]
     _assert_processed_right(run)

@@ -57,7 +57,24 @@ def server(switch: Switch) -> Iterator[ProbeServer]:
 def test_health_answers_while_the_process_lives(server: ProbeServer) -> None:
     """/health is 200 with the process's name whatever the checks say."""
     status, body = get(server.port, "/health")
-    assert (status, json.loads(body)) == (200, {"process": "test", "status": "alive"})
+    assert (status, json.loads(body)) == (
+        200,
+        {"process": "test", "status": "alive", "started": True},
+    )
+
+
+def test_health_says_whether_the_process_has_finished_starting() -> None:
+    """A worker's /health answers before it has joined its group: ``started`` false, then
+    true once the process says so."""
+    done = threading.Event()
+    server = start_probes("worker", 0, {}, host="127.0.0.1", started=done.is_set)
+    assert server is not None
+    try:
+        assert json.loads(get(server.port, "/health")[1])["started"] is False
+        done.set()
+        assert json.loads(get(server.port, "/health")[1])["started"] is True
+    finally:
+        server.stop()
 
 
 def test_ready_follows_its_checks(server: ProbeServer, switch: Switch) -> None:

@@ -105,3 +105,40 @@ def test_a_stalled_sink_group_restarts_the_sink(tmp_path: Path) -> None:
         clock.now = 100.0 + 6 * step
         supervisor.judge({(SINK_GROUP, TopicPartition("deadletters", 1)): Position(0, 4)})
     assert supervisor.restarts == [("sink", "stalled")]
+
+
+def test_a_group_is_not_judged_while_a_member_is_starting(tmp_path: Path) -> None:
+    """A worker restarted a moment ago and still joining (its /health says not started)
+    holds the stall clock: unmoved commits are not held against the group until it has
+    started, and count from then; one that never says so is judged after the start grace."""
+    clock = Clock()
+    supervisor = _supervisor(clock, tmp_path)
+    worker_1 = supervisor.slots[1]
+    worker_1.child = FakeChild(started_at=clock.now, pid=9)  # type: ignore[assignment]
+    stuck = {("referrals", TopicPartition("referrals.groups", 2)): Position(3, 9)}
+    for step in range(4):  # 18 s of unmoved commits, all while worker-1 starts
+        clock.now = 100.0 + 6 * step
+        supervisor.judge(stuck)
+    assert supervisor.restarts == []
+
+    worker_1.started = True
+    supervisor.watch.forgive("referrals")  # as look() does when the answer turns
+    clock.now += 6
+    supervisor.judge(stuck)
+    assert supervisor.restarts == []
+    clock.now += 6
+    supervisor.judge(stuck)
+    assert supervisor.restarts == [("worker-0", "stalled")]
+
+
+def test_a_member_that_never_says_it_started_is_judged_after_the_start_grace(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    supervisor = _supervisor(clock, tmp_path)
+    supervisor.slots[1].child = FakeChild(started_at=clock.now, pid=9)  # type: ignore[assignment]
+    stuck = {("referrals", TopicPartition("referrals.groups", 2)): Position(3, 9)}
+    for step in range(7):  # 36 s: the 20 s start grace, then the 10 s stall limit
+        clock.now = 100.0 + 6 * step
+        supervisor.judge(stuck)
+    assert supervisor.restarts == [("worker-0", "stalled")]

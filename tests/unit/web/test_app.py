@@ -107,7 +107,11 @@ def test_pages_speak_chinese_by_default_and_english_when_asked(client: TestClien
 
 def test_probes_and_openapi(client: TestClient) -> None:
     """/health, /ready (the store answers, no broker configured) and the API description."""
-    assert client.get("/health").json() == {"process": "serve", "status": "alive"}
+    assert client.get("/health").json() == {
+        "process": "serve",
+        "status": "alive",
+        "started": True,
+    }
     ready = client.get("/ready")
     assert ready.status_code == 200 and ready.json()["store"]["ok"]
     paths = client.get("/openapi.json").json()["paths"]

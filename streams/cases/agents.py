@@ -227,12 +227,15 @@ def register(p: Pipeline) -> None:
         known: dict[str, Entry] = dict(
             await numbers.load({k for r in requests for k in keys_of(r)})
         )
-        written: set[str] = set()
+        # One settlement for the batch: answers to requests whose cases have their
+        # numbers (redeliveries) flushed once, not once each.
+        asked = Numbering()
         for request in requests:
             step = ask(known, request, partition, received_ms)
             known.update(step.writes)
-            written |= set(step.writes)
-            await settle(step, out)
+            asked.merge(step)
+        written = set(asked.writes)
+        await settle(asked, out)
         for withdrawal in withdrawn:
             await numbers.delete(f"wait:{withdrawal.case_id}")
         for tick in ticks:

@@ -78,6 +78,19 @@ class Numbering:
         """Numbers before the counters that count them."""
         return sorted(self.writes.items(), key=lambda kv: isinstance(kv[1], Counter))
 
+    def merge(self, later: Numbering) -> None:
+        """Take in a step that came after this one, so a batch is settled once: each key
+        ends as the later step left it, and the answers keep their order."""
+        for key, entry in later.writes.items():
+            self.writes[key] = entry
+            if key in self.deletes:
+                self.deletes.remove(key)
+        for key in later.deletes:
+            self.writes.pop(key, None)
+            if key not in self.deletes:
+                self.deletes.append(key)
+        self.given.extend(later.given)
+
 
 def ask(
     known: Mapping[str, Entry], request: NumberRequest, partition: int, received_ms: int

@@ -14,7 +14,9 @@ from streams.cases.numbering import (
     counter_key,
     give,
     number,
+    waiting_key,
 )
+from streams.cases.numbering import Numbering as Step
 from streams.messages import NumberRequest
 
 
@@ -109,3 +111,37 @@ def test_numbers_come_before_the_counter_in_the_changelog() -> None:
     """Within a step, a case's number is written before the counter that counts it."""
     step = give({}, [Waiting(0, _request("C1"), 0)], 0)
     assert [type(entry) for _, entry in step.ordered()] == [Assigned, Counter]
+
+
+def test_a_batch_of_steps_settles_as_the_steps_one_after_another() -> None:
+    """The agent merges a batch's steps to settle them once: each key ends as the last
+    step left it (a later write undoes an earlier delete and the other way round), and
+    the answers keep their order."""
+    entries: dict[str, Entry] = {}
+    one_by_one: dict[str, Entry] = {}
+    merged = Step()
+    first = give({}, [Waiting(0, _request("C1"), 0)], 0)
+    steps = [
+        ask(entries, _request("C2"), 0, received_ms=1),
+        first,
+        ask({**first.writes}, _request("C1"), 0, received_ms=2),
+        Step(deletes=[waiting_key(_request("C2"))]),
+        Step(writes={waiting_key(_request("C2")): Waiting(0, _request("C2"), 3)}),
+    ]
+    for step in steps:
+        for key, entry in step.ordered():
+            one_by_one[key] = entry
+        for key in step.deletes:
+            one_by_one.pop(key, None)
+        merged.merge(step)
+    settled: dict[str, Entry] = {}
+    for key, entry in merged.ordered():
+        settled[key] = entry
+    for key in merged.deletes:
+        settled.pop(key, None)
+    assert settled == one_by_one
+    assert [(r.case_id, no) for r, no in merged.given] == [
+        ("C1", "430203-2022-0001"),
+        ("C1", "430203-2022-0001"),
+    ]
+    assert [type(entry) for _, entry in merged.ordered()][-1] is Counter

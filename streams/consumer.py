@@ -43,7 +43,9 @@
    as redeliveries.
 
 The check Faust's commits never cross an unacked record at the head of a partition is
-kept, as a check: a commit that would is refused, logged and counted (metrics).
+kept, as a check: a commit that would is refused, logged and counted (metrics). Before a
+partition's first commit the head is its first record handed over and not acked (Faust
+had none, and committed across a batch an agent abandoned: streams/batches.py).
 """
 
 from __future__ import annotations
@@ -129,12 +131,13 @@ class Consumer(driver.Consumer):
         # past committed + 1. Faust refuses to commit across it too; here it is counted.
         acked = self._acked[tp]
         committed = self._committed_offset.get(tp)
-        if acked and committed and not self._gap[tp] and min(acked) > committed + 1:
+        head = committed + 1 if committed else self._first_unacked(tp)
+        if acked and head is not None and not self._gap[tp] and min(acked) > head:
             metrics.commit_refused(tp.topic)
             # What the watch for dropped records knows of the gap, so that a gap it does
             # not repair can be told apart: handed over and taken (still in work), handed
             # over and not taken (dropped: refetched after two checks), or never seen.
-            gap = range(committed, min(acked))
+            gap = range(head - 1 if committed else head, min(acked))
             seen = [m for m in self._handed[tp] if m.offset in gap]
             log.warning(
                 "commit_refused",
@@ -148,6 +151,19 @@ class Consumer(driver.Consumer):
             )
             return None
         return super()._new_offset(tp)
+
+    def _first_unacked(self, tp: TP) -> int | None:
+        """Before a partition's first commit Faust has no head to hold its commits to, and
+        commits from its first acked record on: across a record handed over earlier and
+        not done (an abandoned batch, streams/batches.py). That record is the head."""
+        generation = self.app.consumer_generation_id
+        done = self._acked_index[tp]
+        unacked = [
+            m.offset
+            for m in self._handed[tp]
+            if m.generation_id == generation and not m.acked and m.offset not in done
+        ]
+        return min(unacked) if unacked else None
 
     def _dropped(self, tp: TP, handed: deque[Message]) -> Message | None:
         """The first record of ``handed`` that Faust surely dropped: one no stream took
@@ -179,6 +195,15 @@ class Consumer(driver.Consumer):
             ):
                 waiting = message
         return None
+
+    def abandon(self, messages: list[Message]) -> None:
+        """Records an agent took and will not finish (it crashed or was cancelled on
+        their batch, streams/batches.py): unacked, they hold the partition's commits
+        back; counted as never taken, the watch for dropped records fetches them again."""
+        for message in messages:
+            if not message.acked:
+                message.tracked = False
+        log.warning("batch_abandoned", records=len(messages))
 
     @Service.timer(DROP_CHECK_S)
     async def _check_dropped(self) -> None:

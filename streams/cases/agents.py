@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from streams.batches import each_batch, per_partition
 from streams.cases.group import Outcome, accept
 from streams.cases.numbering import (
     Assigned,
@@ -39,7 +40,6 @@ from streams.messages import (
     NumberRequest,
     Tick,
     Withdraw,
-    by_partition,
     groups_batch,
     numbering_batch,
 )
@@ -172,11 +172,7 @@ def register(p: Pipeline) -> None:
 
     @p.app.agent(p.groups, name="form_groups")
     async def form_groups(stream: Any) -> None:
-        async for events in stream.take_events(TAKE, within=WITHIN_S):
-            out = Outbox(p)
-            for partition, records in by_partition(events).items():
-                await form(partition, records, out)
-            await out.flush()
+        await each_batch(stream, TAKE, WITHIN_S, per_partition(p, form))
 
     days = p.settings.number_after_days
     after = None if math.isinf(days) else timedelta(days=days)
@@ -246,8 +242,4 @@ def register(p: Pipeline) -> None:
 
     @p.app.agent(p.numbering, name="number_cases")
     async def number_cases(stream: Any) -> None:
-        async for events in stream.take_events(TAKE, within=WITHIN_S):
-            out = Outbox(p)
-            for partition, records in by_partition(events).items():
-                await give_numbers(partition, records, out)
-            await out.flush()
+        await each_batch(stream, TAKE, WITHIN_S, per_partition(p, give_numbers))

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from streams.batches import each_batch, per_partition
 from streams.deadletters.letters import WaitEnded
 from streams.dedup.routing import AliasState, Routing, release_expired, route
-from streams.messages import TAKE, WITHIN_S, Tick, by_partition, references_batch
+from streams.messages import TAKE, WITHIN_S, Tick, references_batch
 from streams.outbox import Outbox
 from streams.state.tables import TieredTable, Tiering
 
@@ -74,11 +75,7 @@ def register(p: Pipeline) -> None:
 
     @p.app.agent(p.references, name="route_references")
     async def route_references(stream: Any) -> None:
-        async for events in stream.take_events(TAKE, within=WITHIN_S):
-            out = Outbox(p)
-            for partition, records in by_partition(events).items():
-                await step(partition, records, out)
-            await out.flush()
+        await each_batch(stream, TAKE, WITHIN_S, per_partition(p, step))
 
     @p.app.timer(interval=max(p.settings.hold_seconds / 10, 1.0), on_leader=True)
     async def expire_held() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from streams.batches import Events, each_batch
 from streams.deadletters.letters import DeadLetter
 from streams.errors import ProcessingFailed
 from streams.intake.admission import admit
@@ -58,24 +59,24 @@ def register(p: Pipeline) -> None:
 
     @p.app.agent(inputs, name="admit_events")
     async def admit_events(stream: Any) -> None:
-        async for events in stream.take_events(TAKE, within=WITHIN_S):
-            out = Outbox(p)
-            now = datetime.now(UTC)
-            for event in events:
-                source = source_of(event.message)
-                raw = event.message.value or b""
-                try:
-                    result = admit(raw, source, p.store, p.org, now)
-                except Exception as e:
-                    log.exception("event_failed", event_id=source.event_id)
-                    result = DeadLetter.of(
-                        ProcessingFailed(f"{type(e).__name__}: {e}"), source, raw
-                    )
-                agency = result.record.get("agency") if isinstance(result, Admitted) else None
-                metrics.events_consumed(source.topic or "", str(agency) if agency else None)
-                if isinstance(result, Admitted):
-                    out.to(p.references, result.alias, result)
-                else:
-                    log.info("dead_lettered", event_id=source.event_id, error=str(result.code))
-                    out.letter(result)
-            await out.flush()
+        await each_batch(stream, TAKE, WITHIN_S, admit_batch)
+
+    async def admit_batch(events: Events) -> None:
+        out = Outbox(p)
+        now = datetime.now(UTC)
+        for event in events:
+            source = source_of(event.message)
+            raw = event.message.value or b""
+            try:
+                result = admit(raw, source, p.store, p.org, now)
+            except Exception as e:
+                log.exception("event_failed", event_id=source.event_id)
+                result = DeadLetter.of(ProcessingFailed(f"{type(e).__name__}: {e}"), source, raw)
+            agency = result.record.get("agency") if isinstance(result, Admitted) else None
+            metrics.events_consumed(source.topic or "", str(agency) if agency else None)
+            if isinstance(result, Admitted):
+                out.to(p.references, result.alias, result)
+            else:
+                log.info("dead_lettered", event_id=source.event_id, error=str(result.code))
+                out.letter(result)
+        await out.flush()

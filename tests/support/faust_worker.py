@@ -18,7 +18,7 @@ def faust_worker(
     folder: Path, module: str, source: str, env: dict[str, str]
 ) -> Iterator[subprocess.Popen[bytes]]:
     (folder / f"{module}.py").write_text(textwrap.dedent(source))
-    argv = [sys.executable, "-m", "faust", "-A", module, "worker", "-l", "info"]
+    argv = [sys.executable, "-m", "faust", "-A", module, "worker", "-l", "info", "--without-web"]
     with (folder / "worker.log").open("wb") as log:
         worker = subprocess.Popen(argv, cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -28,6 +28,11 @@ from streams.settings import kafka_security
 
 # Records per polled batch, stored in one transaction (bench/sink.py measures this size).
 MAX_POLL_RECORDS = 1000
+# kafka-python 3 has been seen to stop fetching assigned partitions while polls go on
+# returning nothing (dpkp/kafka-python issues 3106 and 3131; once here, in the rebalance
+# loop: 2 840 snapshots waiting, nothing polled for minutes). After this long without a
+# record the sink asks the broker whether records wait, and seeks to its positions.
+IDLE_CHECK_S = 15.0
 # Without a poll for this long the group drops the sink; retries give up well before.
 MAX_POLL_INTERVAL_MS = 300_000
 log = get_logger(__name__)
@@ -116,6 +121,10 @@ class Consumer(Protocol):
     def poll(self, timeout_ms: int) -> Mapping[Any, Sequence[Any]]: ...
     def commit(self) -> None: ...
     def close(self) -> None: ...
+    def assignment(self) -> set[Any]: ...
+    def end_offsets(self, partitions: list[Any]) -> Mapping[Any, int]: ...
+    def position(self, partition: Any) -> int | None: ...
+    def seek(self, partition: Any, offset: int) -> None: ...
 
 
 class SqlSink:
@@ -128,6 +137,7 @@ class SqlSink:
         consumer: Consumer | None = None,
         backoff: Backoff = Backoff(),
         names: topics.Topics = topics.DEFAULT,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.store = store or default_store()
@@ -135,6 +145,9 @@ class SqlSink:
         self.consumer = consumer or _connect(bootstrap, names)
         self._stop = threading.Event()
         self.stored = 0
+        self.clock = clock
+        self._idle_since: float | None = None
+        self.fetch_restarts = 0
 
     def poll_once(self, timeout_ms: int = 200) -> int:
         """Store one polled batch and commit its offsets; returns the records seen."""
@@ -159,7 +172,9 @@ class SqlSink:
                     key = record.key.decode() if record.key else decoded.record["event_id"]
                     letters.append((key, decoded.record))
         if not seen:
+            self._check_idle()
             return 0
+        self._idle_since = None
         stored = store_with_retry(
             lambda: store_batch(self.engine, snapshots, letters), self._stop, self.backoff
         )
@@ -172,6 +187,40 @@ class SqlSink:
             # The group moved the partitions on; their new owner stores the batch again.
             log.warning("sink_commit_failed", error=str(e))
         return seen
+
+    def _check_idle(self) -> None:
+        """After IDLE_CHECK_S of empty polls: partitions whose records wait beyond the
+        consumer's position are sought to that position, which starts their fetching
+        over (a seek clears whatever state held it)."""
+        now = self.clock()
+        if self._idle_since is None:
+            self._idle_since = now
+            return
+        if now - self._idle_since < IDLE_CHECK_S:
+            return
+        self._idle_since = now
+        try:
+            assigned = list(self.consumer.assignment())
+            ends = self.consumer.end_offsets(assigned)
+            positions = {tp: self.consumer.position(tp) for tp in assigned}
+        except KafkaError as e:
+            log.warning("sink_idle_check_failed", error=str(e))
+            return
+        behind = {
+            tp: (at, ends[tp])
+            for tp, at in positions.items()
+            if at is not None and ends.get(tp, 0) > at
+        }
+        if not behind:
+            return
+        self.fetch_restarts += 1
+        log.warning(
+            "sink_fetch_restarted",
+            idle_s=IDLE_CHECK_S,
+            behind={f"{tp.topic}/{tp.partition}": end - at for tp, (at, end) in behind.items()},
+        )
+        for tp, (at, _) in behind.items():
+            self.consumer.seek(tp, at)
 
     def run(self) -> None:
         try:

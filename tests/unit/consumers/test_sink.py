@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import TopicPartition
 from sqlalchemy import Engine, event, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -289,3 +290,65 @@ def test_a_sink_whose_retries_give_up_raises_and_commits_nothing(
         sink.run()
     assert consumer.commits == 0
     assert consumer.closed
+
+
+SNAPSHOTS_0 = TopicPartition(topics.DEFAULT.outputs[0], 0)
+
+
+@dataclass
+class StuckConsumer:
+    """Assigned one partition whose records wait past its position; polls bring nothing."""
+
+    end: int
+    at: int = 4
+    sought: list[tuple[Any, int]] = field(default_factory=list)
+
+    def poll(self, timeout_ms: int) -> dict[str, list[Record]]:
+        return {}
+
+    def commit(self) -> None:
+        raise AssertionError("nothing was stored, nothing to commit")
+
+    def close(self) -> None:
+        pass
+
+    def assignment(self) -> set[Any]:
+        return {SNAPSHOTS_0}
+
+    def end_offsets(self, partitions: list[Any]) -> dict[Any, int]:
+        return {tp: self.end for tp in partitions}
+
+    def position(self, partition: Any) -> int:
+        return self.at
+
+    def seek(self, partition: Any, offset: int) -> None:
+        self.sought.append((partition, offset))
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(("end", "restarted"), [(10, True), (4, False)])
+def test_polls_idle_while_records_wait_restart_the_fetch(
+    store: Callable[[str], Engine], end: int, restarted: bool
+) -> None:
+    """Fifteen seconds of empty polls: a partition with records past the position is
+    sought to that position (its fetching starts over), and said so; one with nothing
+    waiting is left alone."""
+    consumer = StuckConsumer(end=end)
+    clock = Ticks()
+    sink = SqlSink("unused", store("sink.db"), consumer=consumer, clock=clock)
+    with capture_logs() as logs:
+        for second in range(31):
+            clock.now = float(second)
+            sink.poll_once()
+    tp = SNAPSHOTS_0
+    assert consumer.sought == ([(tp, 4), (tp, 4)] if restarted else [])
+    assert sink.fetch_restarts == (2 if restarted else 0)
+    warned = [entry for entry in logs if entry["event"] == "sink_fetch_restarted"]
+    assert len(warned) == (2 if restarted else 0)

@@ -8,9 +8,11 @@ time; its offsets are committed after the first that succeeds.
 
 from __future__ import annotations
 
+import faulthandler
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,10 +31,15 @@ from streams.settings import kafka_security
 # Records per polled batch, stored in one transaction (bench/sink.py measures this size).
 MAX_POLL_RECORDS = 1000
 # kafka-python 3 has been seen to stop fetching assigned partitions while polls go on
-# returning nothing (dpkp/kafka-python issues 3106 and 3131; once here, in the rebalance
-# loop: 2 840 snapshots waiting, nothing polled for minutes). After this long without a
-# record the sink asks the broker whether records wait, and seeks to its positions.
-IDLE_CHECK_S = 15.0
+# returning nothing (dpkp/kafka-python issues 3106 and 3131; here twice, with every
+# snapshot partition waiting and nothing logged). After this long without a record the
+# sink asks the broker whether records wait past its positions: the first time it seeks
+# to them, which restarts their fetching; if the next look finds them still waiting, it
+# replaces its consumer, which clears whatever the client held.
+IDLE_CHECK_S = 10.0
+# A poll or a commit that has not returned after this long dumps every thread's stack to
+# stderr (the sink's log): a client call that hangs says where, instead of nothing.
+HUNG_CALL_S = 60.0
 # Without a poll for this long the group drops the sink; retries give up well before.
 MAX_POLL_INTERVAL_MS = 300_000
 log = get_logger(__name__)
@@ -135,6 +142,7 @@ class SqlSink:
         store: SchemaStore | None = None,
         *,
         consumer: Consumer | None = None,
+        connect: Callable[[], Consumer] | None = None,
         backoff: Backoff = Backoff(),
         names: topics.Topics = topics.DEFAULT,
         clock: Callable[[], float] = time.monotonic,
@@ -142,16 +150,20 @@ class SqlSink:
         self.engine = engine
         self.store = store or default_store()
         self.backoff = backoff
-        self.consumer = consumer or _connect(bootstrap, names)
+        self._connect = connect or (lambda: _connect(bootstrap, names))
+        self.consumer = consumer or self._connect()
         self._stop = threading.Event()
         self.stored = 0
         self.clock = clock
         self._idle_since: float | None = None
+        self._sought = False  # this idle stretch's seek was tried
         self.fetch_restarts = 0
+        self.replacements = 0
 
     def poll_once(self, timeout_ms: int = 200) -> int:
         """Store one polled batch and commit its offsets; returns the records seen."""
-        batches = self.consumer.poll(timeout_ms=timeout_ms)
+        with _watched():
+            batches = self.consumer.poll(timeout_ms=timeout_ms)
         snapshots: list[dict[str, Any]] = []
         letters: list[Letter] = []
         seen = 0
@@ -175,6 +187,7 @@ class SqlSink:
             self._check_idle()
             return 0
         self._idle_since = None
+        self._sought = False
         stored = store_with_retry(
             lambda: store_batch(self.engine, snapshots, letters), self._stop, self.backoff
         )
@@ -182,16 +195,17 @@ class SqlSink:
             return seen  # stopped during an outage: the next sink stores the batch again
         self.stored += stored
         try:
-            self.consumer.commit()
+            with _watched():
+                self.consumer.commit()
         except CommitFailedError as e:
             # The group moved the partitions on; their new owner stores the batch again.
             log.warning("sink_commit_failed", error=str(e))
         return seen
 
     def _check_idle(self) -> None:
-        """After IDLE_CHECK_S of empty polls: partitions whose records wait beyond the
-        consumer's position are sought to that position, which starts their fetching
-        over (a seek clears whatever state held it)."""
+        """Every IDLE_CHECK_S of empty polls: partitions whose records wait beyond the
+        consumer's position are sought to it the first time, and the consumer is replaced
+        the next (nothing polled is uncommitted here, so its successor loses nothing)."""
         now = self.clock()
         if self._idle_since is None:
             self._idle_since = now
@@ -212,15 +226,31 @@ class SqlSink:
             if at is not None and ends.get(tp, 0) > at
         }
         if not behind:
+            self._sought = False
             return
-        self.fetch_restarts += 1
+        waiting = {f"{tp.topic}/{tp.partition}": end - at for tp, (at, end) in behind.items()}
+        if not self._sought:
+            self._sought = True
+            self.fetch_restarts += 1
+            log.warning(
+                "sink_fetch_restarted",
+                idle_s=IDLE_CHECK_S,
+                behind=waiting,
+                client=fetch_states(self.consumer, list(behind)),
+            )
+            for tp, (at, _) in behind.items():
+                self.consumer.seek(tp, at)
+            return
+        self.replacements += 1
         log.warning(
-            "sink_fetch_restarted",
-            idle_s=IDLE_CHECK_S,
-            behind={f"{tp.topic}/{tp.partition}": end - at for tp, (at, end) in behind.items()},
+            "sink_consumer_replaced",
+            idle_s=2 * IDLE_CHECK_S,
+            behind=waiting,
+            client=fetch_states(self.consumer, list(behind)),
         )
-        for tp, (at, _) in behind.items():
-            self.consumer.seek(tp, at)
+        self._sought = False
+        self.consumer.close()
+        self.consumer = self._connect()
 
     def run(self) -> None:
         try:
@@ -232,6 +262,42 @@ class SqlSink:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+@contextmanager
+def _watched() -> Iterator[None]:
+    faulthandler.dump_traceback_later(HUNG_CALL_S)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+
+
+def fetch_states(consumer: object, partitions: list[Any]) -> dict[str, str]:
+    """What kafka-python's consumer thinks of each partition's fetching, for the log of a
+    stall: its private state, read defensively, since no public call tells it."""
+    assignment = getattr(getattr(consumer, "_subscription", None), "assignment", None)
+    if not isinstance(assignment, dict):
+        return {}
+    pending = getattr(getattr(consumer, "_fetcher", None), "_nodes_with_pending_fetch_requests", ())
+    states = {}
+    for tp in partitions:
+        state = assignment.get(tp)
+        if state is None:
+            why = "not assigned"
+        else:
+            flags = {
+                "paused": getattr(state, "paused", False),
+                "pending revocation": getattr(state, "_pending_revocation", False),
+                "no position": not getattr(state, "has_valid_position", True),
+                "awaiting validation": getattr(state, "_awaiting_validation", False),
+                "awaiting reset": getattr(state, "awaiting_reset", False),
+            }
+            why = ", ".join(flag for flag, on in flags.items() if on) or "fetchable"
+        states[f"{tp.topic}/{tp.partition}"] = why
+    if pending:
+        states["fetch in flight to nodes"] = ", ".join(map(str, sorted(pending)))
+    return states
 
 
 def _connect(bootstrap: str, names: topics.Topics) -> KafkaConsumer:

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
 from consumers.models import Base
-from consumers.sink import Backoff, SqlSink, store_with_retry
+from consumers.sink import IDLE_CHECK_S, Backoff, SqlSink, store_with_retry
 from consumers.store import open_store
 from schemas.codec import default_store
 from streams import topics
@@ -302,6 +302,7 @@ class StuckConsumer:
     end: int
     at: int = 4
     sought: list[tuple[Any, int]] = field(default_factory=list)
+    closed: bool = False
 
     def poll(self, timeout_ms: int) -> dict[str, list[Record]]:
         return {}
@@ -310,7 +311,7 @@ class StuckConsumer:
         raise AssertionError("nothing was stored, nothing to commit")
 
     def close(self) -> None:
-        pass
+        self.closed = True
 
     def assignment(self) -> set[Any]:
         return {SNAPSHOTS_0}
@@ -333,22 +334,39 @@ class Ticks:
         return self.now
 
 
-@pytest.mark.parametrize(("end", "restarted"), [(10, True), (4, False)])
-def test_polls_idle_while_records_wait_restart_the_fetch(
-    store: Callable[[str], Engine], end: int, restarted: bool
+@pytest.mark.parametrize(("end", "stuck"), [(10, True), (4, False)])
+def test_polls_idle_while_records_wait_restart_the_fetch_then_the_consumer(
+    store: Callable[[str], Engine], end: int, stuck: bool
 ) -> None:
-    """Fifteen seconds of empty polls: a partition with records past the position is
-    sought to that position (its fetching starts over), and said so; one with nothing
-    waiting is left alone."""
-    consumer = StuckConsumer(end=end)
+    """Empty polls for IDLE_CHECK_S while a partition's records wait past the position:
+    the partition is sought to that position (its fetching starts over), and said so;
+    still waiting at the next look, the consumer is closed and replaced by a new one,
+    which gets the same treatment. A partition with nothing waiting is left alone."""
+    first = StuckConsumer(end=end)
+    replacements: list[StuckConsumer] = []
+
+    def connect() -> StuckConsumer:
+        replacements.append(StuckConsumer(end=end))
+        return replacements[-1]
+
     clock = Ticks()
-    sink = SqlSink("unused", store("sink.db"), consumer=consumer, clock=clock)
+    sink = SqlSink("unused", store("sink.db"), consumer=first, connect=connect, clock=clock)
     with capture_logs() as logs:
-        for second in range(31):
+        for second in range(int(3 * IDLE_CHECK_S) + 1):
             clock.now = float(second)
             sink.poll_once()
     tp = SNAPSHOTS_0
-    assert consumer.sought == ([(tp, 4), (tp, 4)] if restarted else [])
-    assert sink.fetch_restarts == (2 if restarted else 0)
-    warned = [entry for entry in logs if entry["event"] == "sink_fetch_restarted"]
-    assert len(warned) == (2 if restarted else 0)
+    assert first.sought == ([(tp, 4)] if stuck else [])
+    assert first.closed == stuck
+    assert [r.sought for r in replacements] == ([[(tp, 4)]] if stuck else [])
+    assert sink.consumer is (replacements[0] if stuck else first)
+    assert (sink.fetch_restarts, sink.replacements) == ((2, 1) if stuck else (0, 0))
+    told = [(e["event"], e["behind"]) for e in logs if e["event"].startswith("sink_")]
+    restarted, replaced = (
+        ("sink_fetch_restarted", {"cases.snapshots/0": 6}),
+        (
+            "sink_consumer_replaced",
+            {"cases.snapshots/0": 6},
+        ),
+    )
+    assert told == ([restarted, replaced, restarted] if stuck else [])

@@ -21,22 +21,21 @@ from kafka.errors import CommitFailedError, KafkaError
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from consumers.cluster import Positions, positions
 from consumers.store import Letter, store_batch
 from schemas.codec import CodecError, SchemaStore, default_store, short_name
 from streams import topics
-from streams.errors import RetryableError
+from streams.errors import ReferralsError, RetryableError
 from streams.logging import get_logger
 from streams.settings import kafka_security
 
 # Records per polled batch, stored in one transaction (bench/sink.py measures this size).
 MAX_POLL_RECORDS = 1000
-# kafka-python 3 has been seen to stop fetching assigned partitions while polls go on
-# returning nothing (dpkp/kafka-python issues 3106 and 3131; here twice, with every
-# snapshot partition waiting and nothing logged). After this long without a record the
-# sink asks the broker whether records wait past its positions: the first time it seeks
-# to them, which restarts their fetching; if the next look finds them still waiting, it
-# replaces its consumer, which clears whatever the client held.
-IDLE_CHECK_S = 10.0
+# kafka-python 3 has been seen to stop consuming while polls go on returning nothing
+# (dpkp/kafka-python issues 3106 and 3131; here three times, every snapshot partition
+# waiting and nothing logged). After this long without a record the sink looks at its
+# group's lag (client_state says what the client thought, in the log).
+IDLE_CHECK_S = 5.0
 # A poll or a commit that has not returned after this long dumps every thread's stack to
 # stderr (the sink's log): a client call that hangs says where, instead of nothing.
 HUNG_CALL_S = 60.0
@@ -129,7 +128,6 @@ class Consumer(Protocol):
     def commit(self) -> None: ...
     def close(self) -> None: ...
     def assignment(self) -> set[Any]: ...
-    def end_offsets(self, partitions: list[Any]) -> Mapping[Any, int]: ...
     def position(self, partition: Any) -> int | None: ...
     def seek(self, partition: Any, offset: int) -> None: ...
 
@@ -143,6 +141,7 @@ class SqlSink:
         *,
         consumer: Consumer | None = None,
         connect: Callable[[], Consumer] | None = None,
+        lag: Callable[[], Positions] | None = None,
         backoff: Backoff = Backoff(),
         names: topics.Topics = topics.DEFAULT,
         clock: Callable[[], float] = time.monotonic,
@@ -155,8 +154,10 @@ class SqlSink:
         self._stop = threading.Event()
         self.stored = 0
         self.clock = clock
+        self._lag = lag or (lambda: positions(bootstrap, {names.sink_group: list(names.outputs)}))
         self._idle_since: float | None = None
-        self._sought = False  # this idle stretch's seek was tried
+        self._committed: dict[Any, int] | None = None  # the group's, at the last idle look
+        self._sought = False  # the stall the last look found was answered with a seek
         self.fetch_restarts = 0
         self.replacements = 0
 
@@ -203,9 +204,12 @@ class SqlSink:
         return seen
 
     def _check_idle(self) -> None:
-        """Every IDLE_CHECK_S of empty polls: partitions whose records wait beyond the
-        consumer's position are sought to it the first time, and the consumer is replaced
-        the next (nothing polled is uncommitted here, so its successor loses nothing)."""
+        """Every IDLE_CHECK_S of empty polls, a look at the sink group's lag: records
+        waiting and no commit of the group since the last look is a stall. The first
+        look that finds one seeks this consumer's partitions to their positions (which
+        restarts their fetching); the next replaces the consumer (nothing polled is
+        uncommitted here, so its successor loses nothing). Partitions another sink owns
+        are left to it, unless this one owns nothing: then it may not be in the group."""
         now = self.clock()
         if self._idle_since is None:
             self._idle_since = now
@@ -214,40 +218,32 @@ class SqlSink:
             return
         self._idle_since = now
         try:
-            assigned = list(self.consumer.assignment())
-            ends = self.consumer.end_offsets(assigned)
-            positions = {tp: self.consumer.position(tp) for tp in assigned}
-        except KafkaError as e:
+            reading = self._lag()
+            mine = set(self.consumer.assignment())
+        except (KafkaError, ReferralsError) as e:
             log.warning("sink_idle_check_failed", error=str(e))
             return
-        behind = {
-            tp: (at, ends[tp])
-            for tp, at in positions.items()
-            if at is not None and ends.get(tp, 0) > at
+        committed = {tp: at.committed for (_, tp), at in reading.items()}
+        moved, self._committed = committed != self._committed, committed
+        waiting = {
+            tp: at.lag for (_, tp), at in reading.items() if at.lag and (tp in mine or not mine)
         }
-        if not behind:
+        if moved or not waiting:
             self._sought = False
             return
-        waiting = {f"{tp.topic}/{tp.partition}": end - at for tp, (at, end) in behind.items()}
+        behind = {f"{tp.topic}/{tp.partition}": lag for tp, lag in sorted(waiting.items())}
+        client = client_state(self.consumer, sorted(waiting))
         if not self._sought:
             self._sought = True
             self.fetch_restarts += 1
-            log.warning(
-                "sink_fetch_restarted",
-                idle_s=IDLE_CHECK_S,
-                behind=waiting,
-                client=fetch_states(self.consumer, list(behind)),
-            )
-            for tp, (at, _) in behind.items():
-                self.consumer.seek(tp, at)
+            log.warning("sink_fetch_restarted", idle_s=IDLE_CHECK_S, behind=behind, client=client)
+            for tp in waiting.keys() & mine:
+                at = self.consumer.position(tp)
+                if at is not None:
+                    self.consumer.seek(tp, at)
             return
         self.replacements += 1
-        log.warning(
-            "sink_consumer_replaced",
-            idle_s=2 * IDLE_CHECK_S,
-            behind=waiting,
-            client=fetch_states(self.consumer, list(behind)),
-        )
+        log.warning("sink_consumer_replaced", idle_s=IDLE_CHECK_S, behind=behind, client=client)
         self._sought = False
         self.consumer.close()
         self.consumer = self._connect()
@@ -273,14 +269,22 @@ def _watched() -> Iterator[None]:
         faulthandler.cancel_dump_traceback_later()
 
 
-def fetch_states(consumer: object, partitions: list[Any]) -> dict[str, str]:
-    """What kafka-python's consumer thinks of each partition's fetching, for the log of a
-    stall: its private state, read defensively, since no public call tells it."""
+def client_state(consumer: object, partitions: list[Any]) -> dict[str, str]:
+    """What kafka-python's consumer thinks of its group and of each partition's fetching,
+    for the log of a stall: its private state, read defensively, since no public call
+    tells it."""
+    states: dict[str, str] = {}
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is not None:
+        states["group"] = (
+            f"{getattr(coordinator, 'state', '?')}, coordinator "
+            f"{getattr(coordinator, 'coordinator_id', '?')}, generation "
+            f"{getattr(getattr(coordinator, '_generation', None), 'generation_id', '?')}"
+        )
     assignment = getattr(getattr(consumer, "_subscription", None), "assignment", None)
     if not isinstance(assignment, dict):
-        return {}
+        return states
     pending = getattr(getattr(consumer, "_fetcher", None), "_nodes_with_pending_fetch_requests", ())
-    states = {}
     for tp in partitions:
         state = assignment.get(tp)
         if state is None:

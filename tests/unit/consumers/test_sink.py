@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 from structlog.testing import capture_logs
 
+from consumers.cluster import Position, Positions
 from consumers.models import Base
 from consumers.sink import IDLE_CHECK_S, Backoff, SqlSink, store_with_retry
 from consumers.store import open_store
@@ -297,9 +298,9 @@ SNAPSHOTS_0 = TopicPartition(topics.DEFAULT.outputs[0], 0)
 
 @dataclass
 class StuckConsumer:
-    """Assigned one partition whose records wait past its position; polls bring nothing."""
+    """Assigned ``assigned``; polls bring nothing."""
 
-    end: int
+    assigned: set[Any]
     at: int = 4
     sought: list[tuple[Any, int]] = field(default_factory=list)
     closed: bool = False
@@ -314,10 +315,7 @@ class StuckConsumer:
         self.closed = True
 
     def assignment(self) -> set[Any]:
-        return {SNAPSHOTS_0}
-
-    def end_offsets(self, partitions: list[Any]) -> dict[Any, int]:
-        return {tp: self.end for tp in partitions}
+        return self.assigned
 
     def position(self, partition: Any) -> int:
         return self.at
@@ -334,39 +332,69 @@ class Ticks:
         return self.now
 
 
-@pytest.mark.parametrize(("end", "stuck"), [(10, True), (4, False)])
-def test_polls_idle_while_records_wait_restart_the_fetch_then_the_consumer(
-    store: Callable[[str], Engine], end: int, stuck: bool
+SNAPSHOTS_1 = TopicPartition(topics.DEFAULT.outputs[0], 1)
+
+
+@dataclass
+class GroupLag:
+    """The sink group's positions as the broker tells them: ``committed`` moves by
+    ``moving`` at each reading, the log ends at 10."""
+
+    committed: int
+    moving: int = 0
+
+    def __call__(self) -> Positions:
+        self.committed += self.moving
+        group = topics.DEFAULT.sink_group
+        return {(group, tp): Position(self.committed, 10) for tp in (SNAPSHOTS_0, SNAPSHOTS_1)}
+
+
+@pytest.mark.parametrize(
+    ("assigned", "lag", "stuck"),
+    [
+        ({SNAPSHOTS_0}, GroupLag(4), True),  # its own partition waits, nothing commits
+        (set(), GroupLag(4), True),  # owns nothing while the group's records wait
+        ({SNAPSHOTS_0}, GroupLag(10), False),  # nothing waits
+        ({SNAPSHOTS_0}, GroupLag(0, moving=1), False),  # the group commits: slow, not stuck
+    ],
+)
+def test_a_sink_idle_while_its_group_stalls_restarts_its_fetch_then_its_consumer(
+    store: Callable[[str], Engine], assigned: set[Any], lag: GroupLag, stuck: bool
 ) -> None:
-    """Empty polls for IDLE_CHECK_S while a partition's records wait past the position:
-    the partition is sought to that position (its fetching starts over), and said so;
-    still waiting at the next look, the consumer is closed and replaced by a new one,
-    which gets the same treatment. A partition with nothing waiting is left alone."""
-    first = StuckConsumer(end=end)
+    """Empty polls while the sink group has records waiting and commits nothing: at the
+    first look that sees it, the sink's own partitions are sought to their positions (their
+    fetching starts over), and said so; at the next, the consumer is closed and replaced by
+    a new one, which gets the same treatment. A group with nothing waiting, or whose
+    commits move, is left alone."""
+    first = StuckConsumer(set(assigned))
     replacements: list[StuckConsumer] = []
 
     def connect() -> StuckConsumer:
-        replacements.append(StuckConsumer(end=end))
+        replacements.append(StuckConsumer(set(assigned)))
         return replacements[-1]
 
     clock = Ticks()
-    sink = SqlSink("unused", store("sink.db"), consumer=first, connect=connect, clock=clock)
+    sink = SqlSink(
+        "unused", store("sink.db"), consumer=first, connect=connect, lag=lag, clock=clock
+    )
     with capture_logs() as logs:
-        for second in range(int(3 * IDLE_CHECK_S) + 1):
+        # looks at 5, 10, 15, 20 s: the first only learns the group's commits
+        for second in range(int(4 * IDLE_CHECK_S) + 1):
             clock.now = float(second)
             sink.poll_once()
-    tp = SNAPSHOTS_0
-    assert first.sought == ([(tp, 4)] if stuck else [])
+    sought = [(tp, 4) for tp in assigned]
+    assert first.sought == (sought if stuck else [])
     assert first.closed == stuck
-    assert [r.sought for r in replacements] == ([[(tp, 4)]] if stuck else [])
+    assert [r.sought for r in replacements] == ([sought] if stuck else [])
     assert sink.consumer is (replacements[0] if stuck else first)
     assert (sink.fetch_restarts, sink.replacements) == ((2, 1) if stuck else (0, 0))
-    told = [(e["event"], e["behind"]) for e in logs if e["event"].startswith("sink_")]
-    restarted, replaced = (
-        ("sink_fetch_restarted", {"cases.snapshots/0": 6}),
-        (
-            "sink_consumer_replaced",
-            {"cases.snapshots/0": 6},
-        ),
+    waiting = (
+        {"cases.snapshots/0": 6} if assigned else {"cases.snapshots/0": 6, "cases.snapshots/1": 6}
     )
-    assert told == ([restarted, replaced, restarted] if stuck else [])
+    told = [(e["event"], e["behind"]) for e in logs if e["event"].startswith("sink_")]
+    expected = [
+        ("sink_fetch_restarted", waiting),
+        ("sink_consumer_replaced", waiting),
+        ("sink_fetch_restarted", waiting),
+    ]
+    assert told == (expected if stuck else [])

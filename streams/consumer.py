@@ -43,9 +43,13 @@
    as redeliveries.
 
 The check Faust's commits never cross an unacked record at the head of a partition is
-kept, as a check: a commit that would is refused, logged and counted (metrics). Before a
-partition's first commit the head is its first record handed over and not acked (Faust
-had none, and committed across a batch an agent abandoned: streams/batches.py).
+kept, as a check: a commit that would is refused, logged and counted (metrics). The head
+is the committed offset itself: Faust's check is one off and let a single record there
+pass unacked, so a worker that dropped exactly that record committed past it and lost it
+(a referral, a payment: about one cold-recovery run in ten under load). A head record
+never handed over while later ones were acked is fetched again like a dropped one.
+Before a partition's first commit the head is its first record handed over and not acked
+(Faust had none, and committed across a batch an agent abandoned: streams/batches.py).
 """
 
 from __future__ import annotations
@@ -91,7 +95,7 @@ class Consumer(driver.Consumer):
         # Per partition, the records handed over in this generation and not yet acked,
         # in hand-over order; and the record found dropped at the last check.
         self._handed: dict[TP, deque[Message]] = defaultdict(deque)
-        self._suspect: dict[TP, Message] = {}
+        self._suspect: dict[TP, int] = {}
         super().__init__(*args, **kwargs)
 
     def _new_consumer_thread(self) -> ConsumerThread:
@@ -126,18 +130,22 @@ class Consumer(driver.Consumer):
         return super().topic_partitions(topic) or None
 
     def _new_offset(self, tp: TP) -> int | None:
-        # Faust never acks the record at the committed offset (its ack wants offset >
-        # committed) and takes it as done, so a gap at the head is a first acked record
-        # past committed + 1. Faust refuses to commit across it too; here it is counted.
+        # The committed offset is Kafka's: the next record to process, which Faust acks
+        # like any other (its ack takes offset >= committed). Faust's own check of the
+        # head lets one record there pass unacked (it refuses only a first acked record
+        # past committed + 1), and a worker that dropped just that record committed
+        # past it and lost it: a referral, a payment, once in about ten cold-recovery
+        # runs under load. Here any record between the committed offset and the first
+        # acked one holds the commit back, and the watch below fetches it again.
         acked = self._acked[tp]
         committed = self._committed_offset.get(tp)
-        head = committed + 1 if committed else self._first_unacked(tp)
+        head = committed if committed else self._first_unacked(tp)
         if acked and head is not None and not self._gap[tp] and min(acked) > head:
             metrics.commit_refused(tp.topic)
             # What the watch for dropped records knows of the gap, so that a gap it does
             # not repair can be told apart: handed over and taken (still in work), handed
             # over and not taken (dropped: refetched after two checks), or never seen.
-            gap = range(head - 1 if committed else head, min(acked))
+            gap = range(head, min(acked))
             seen = [m for m in self._handed[tp] if m.offset in gap]
             log.warning(
                 "commit_refused",
@@ -165,13 +173,14 @@ class Consumer(driver.Consumer):
         ]
         return min(unacked) if unacked else None
 
-    def _dropped(self, tp: TP, handed: deque[Message]) -> Message | None:
-        """The first record of ``handed`` that Faust surely dropped: one no stream took
-        while a later record of its partition was taken (queues are first in, first out).
-        A record with nothing taken after it may still be on its way to its stream; if it
-        was dropped, the next record of its partition shows it (internal topics get one
-        at every drain), and a partition with nothing after it at all stalls and is
-        restarted (runtime/supervisor.py, runtime/batch.py)."""
+    def _dropped(self, tp: TP, handed: deque[Message]) -> int | None:
+        """The offset of the first record of ``tp`` that Faust surely dropped: one no
+        stream took while a later record of its partition was taken (queues are first in,
+        first out), or the record at the committed offset when later ones were acked and it
+        was never handed over. A record with nothing taken after it may still be on its
+        way to its stream; if it was dropped, the next record of its partition shows it
+        (internal topics get one at every drain), and a partition with nothing after it
+        at all stalls and is restarted (runtime/supervisor.py, runtime/batch.py)."""
         generation = self.app.consumer_generation_id
         committed = self._committed_offset[tp]
         while handed and (
@@ -187,13 +196,22 @@ class Consumer(driver.Consumer):
         for message in handed:
             if message.tracked or message.acked:
                 if waiting is not None:
-                    return waiting
+                    return waiting.offset
             elif (
                 waiting is None
                 and message.offset not in taken
                 and (committed is None or message.offset >= committed)
             ):
                 waiting = message
+        acked = self._acked[tp]
+        if (
+            committed is not None
+            and acked
+            and min(acked) > committed
+            and not self._gap[tp]
+            and all(m.offset != committed for m in handed)
+        ):
+            return committed
         return None
 
     def abandon(self, messages: list[Message]) -> None:
@@ -221,7 +239,7 @@ class Consumer(driver.Consumer):
             dropped = self._dropped(tp, handed)
             if dropped is None:
                 continue
-            if self._suspect.get(tp) is not dropped:
+            if self._suspect.get(tp) != dropped:
                 suspects[tp] = dropped
                 continue
             handed.clear()
@@ -231,14 +249,14 @@ class Consumer(driver.Consumer):
                 "refetch_dropped",
                 topic=tp.topic,
                 partition=tp.partition,
-                offset=dropped.offset,
+                offset=dropped,
                 committed=self._committed_offset[tp],
             )
             # Counted as a seek, so that the batch being handed over goes on without
             # moving the read offset past the records to come again.
             self.seeks += 1
             try:
-                await self.seek_wait({tp: dropped.offset})
+                await self.seek_wait({tp: dropped})
             finally:
                 self.seeks += 1
         self._suspect = suspects

@@ -10,6 +10,7 @@ the workers on one, as a batch run would, but counts it: the fault tests expect 
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 import time
@@ -41,6 +42,8 @@ from tests.integration.canonical import (
 )
 from tests.integration.observe import redelivered
 
+# Lines of a child's log worth showing in a failure message.
+NOTABLE = re.compile(r"warn|error|exception|Traceback|Thread 0x|File \"", re.IGNORECASE)
 # A backlog unchanged this long, records waiting, is a stall (runtime/batch.py's figure).
 STALLED_AFTER_S = 30.0
 # The workers' session and rebalance timeout: short, as in test_faults.py, so that a
@@ -232,10 +235,10 @@ class LivePipeline:
                     stalled_after=STALLED_AFTER_S,
                 )
                 return
-            except Stalled:
+            except Stalled as e:
                 self.counts.restarts += 1
                 if self.counts.restarts > 3:
-                    raise
+                    raise Stalled(f"{e}\n{self.notable()}") from e
                 for worker in self.workers:
                     worker.restart()
 
@@ -260,6 +263,17 @@ class LivePipeline:
     def stop(self) -> None:
         for child in [*self.workers, *([self.sink] if self.sink else [])]:
             child.stop()
+
+    def notable(self, last: int = 6) -> str:
+        """The last warnings, errors and stack dumps of each child's log, for a failure
+        message: CI shows a failed test's message, not the logs it names."""
+        shown = []
+        for path in sorted(self.log_dir.rglob("*.log")):
+            lines = path.read_text(errors="replace").splitlines()
+            picked = [line[:300] for line in lines if NOTABLE.search(line)][-last:]
+            shown.append(f"{path.relative_to(self.log_dir)}: {len(lines)} lines")
+            shown.extend(f"  {line}" for line in picked)
+        return "\n".join(shown)
 
     def log_count(self, event: str) -> int:
         """How often the children's logs name ``event``."""

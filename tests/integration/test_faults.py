@@ -79,12 +79,12 @@ def _handovers(broker: str, tmp_path: Path, handovers: int, report: dict[str, An
     with Session(engine) as session:
         cases = session.scalars(select(CaseRow)).all()
         by_referral = {c.snapshot["referrals"][0]["referral_id"]: c for c in cases}
-        wrong = [
-            rid
+        wrong = {
+            rid: None if case is None else (case.state, case.collected_fen, case.outstanding_fen)
             for rid, amount in amounts.items()
             if (case := by_referral.get(rid)) is None
             or (case.state, case.collected_fen, case.outstanding_fen) != ("DECIDED", amount, 0)
-        ]
+        }
         receipts = session.scalar(select(func.count()).where(LedgerEntryRow.kind == "receipt"))
         letters = session.scalar(select(func.count()).select_from(DeadLetterRow))
         numbers = {
@@ -109,7 +109,13 @@ def _handovers(broker: str, tmp_path: Path, handovers: int, report: dict[str, An
         }
     )
     assert len(cases) == CASES
-    assert wrong == [], f"{len(wrong)} cases wrong, first {wrong[:5]}"
+    assert not wrong, (
+        f"{len(wrong)} cases wrong (referral: state, collected, outstanding), expected "
+        f"DECIDED with {[amounts[rid] for rid in list(wrong)[:5]]} collected: "
+        f"{dict(list(wrong.items())[:5])}; batches abandoned "
+        f"{pipeline.log_count('batch_abandoned')}, commits refused "
+        f"{pipeline.log_count('commit_refused')}\n{pipeline.notable()}"
+    )
     assert receipts == 2 * CASES
     assert letters == 0
     for district, given in numbers.items():

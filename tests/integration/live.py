@@ -71,6 +71,7 @@ class Counts:
     handovers: int = 0
     restarts: int = 0
     rebalance_s: list[float] = field(default_factory=list)
+    stalls: list[str] = field(default_factory=list)  # what each restart answered
 
 
 class LivePipeline:
@@ -237,8 +238,9 @@ class LivePipeline:
                 return
             except Stalled as e:
                 self.counts.restarts += 1
+                self.counts.stalls.append(f"{e}\n{self.notable()}")
                 if self.counts.restarts > 3:
-                    raise Stalled(f"{e}\n{self.notable()}") from e
+                    raise Stalled(self.counts.stalls[-1]) from e
                 for worker in self.workers:
                     worker.restart()
 
@@ -312,7 +314,7 @@ def finish(
     assert difference == 0, "\n".join(shown)
     assert absorbed_point_to_live(engine) == []
     assert ledger_mismatches(engine) == []
-    assert counts.restarts <= restarts, f"workers restarted on a stall; logs: {pipeline.log_dir}"
+    assert counts.restarts <= restarts, "workers restarted on a stall:\n" + "\n".join(counts.stalls)
 
 
 def slices(records: list[Outgoing], parts: int) -> Iterator[list[Outgoing]]:

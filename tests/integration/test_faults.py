@@ -120,7 +120,9 @@ def _handovers(broker: str, tmp_path: Path, handovers: int, report: dict[str, An
     assert letters == 0
     for district, given in numbers.items():
         assert given == [f"{district}-2022-{n:04d}" for n in range(1, CASES // 5 + 1)]
-    assert pipeline.counts.restarts == 0, f"a worker stalled; logs: {pipeline.log_dir}"
+    assert pipeline.counts.restarts == 0, "workers restarted on a stall:\n" + "\n".join(
+        pipeline.counts.stalls
+    )
 
 
 @pytest.mark.faults

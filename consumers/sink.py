@@ -36,6 +36,11 @@ MAX_POLL_RECORDS = 1000
 # waiting and nothing logged). After this long without a record the sink looks at its
 # group's lag (client_state says what the client thought, in the log).
 IDLE_CHECK_S = 5.0
+# How long a stalled sink lets its consumer join or rebalance before replacing it: past
+# the session of a member killed a moment ago (SESSION_TIMEOUT_MS), which holds the
+# group's join up until it ends.
+SESSION_TIMEOUT_MS = 10_000
+JOIN_PATIENCE_S = 2 * SESSION_TIMEOUT_MS / 1000
 # A poll or a commit that has not returned after this long dumps every thread's stack to
 # stderr (the sink's log): a client call that hangs says where, instead of nothing.
 HUNG_CALL_S = 60.0
@@ -158,6 +163,7 @@ class SqlSink:
         self._idle_since: float | None = None
         self._committed: dict[Any, int] | None = None  # the group's, at the last idle look
         self._sought = False  # the stall the last look found was answered with a seek
+        self._unsettled_since: float | None = None  # stalled while joining its group, since
         self.fetch_restarts = 0
         self.replacements = 0
 
@@ -208,8 +214,10 @@ class SqlSink:
         waiting and no commit of the group since the last look is a stall. The first
         look that finds one seeks this consumer's partitions to their positions (which
         restarts their fetching); the next replaces the consumer (nothing polled is
-        uncommitted here, so its successor loses nothing). Partitions another sink owns
-        are left to it, unless this one owns nothing: then it may not be in the group."""
+        uncommitted here, so its successor loses nothing). A consumer still joining its
+        group is given JOIN_PATIENCE_S before it is replaced, and is not sought. Partitions
+        another sink owns are left to it, unless this one owns nothing: then it may not be
+        in the group."""
         now = self.clock()
         if self._idle_since is None:
             self._idle_since = now
@@ -230,10 +238,21 @@ class SqlSink:
         }
         if moved or not waiting:
             self._sought = False
+            self._unsettled_since = None
             return
         behind = {f"{tp.topic}/{tp.partition}": lag for tp, lag in sorted(waiting.items())}
         client = client_state(self.consumer, sorted(waiting))
-        if not self._sought:
+        if in_group(self.consumer) is False:
+            # Joining or rebalancing. A member killed a moment ago (a sink SIGKILLed and
+            # replaced) holds the group up until its session ends, and a new consumer
+            # would only start the join over (seen on the embedded broker: replaced every
+            # 10 s, the group never settled). Only a join that outlasts that is stuck.
+            if self._unsettled_since is None:
+                self._unsettled_since = now
+                log.warning("sink_group_unsettled", behind=behind, client=client)
+            if now - self._unsettled_since < JOIN_PATIENCE_S:
+                return
+        elif not self._sought:
             self._sought = True
             self.fetch_restarts += 1
             log.warning("sink_fetch_restarted", idle_s=IDLE_CHECK_S, behind=behind, client=client)
@@ -245,6 +264,7 @@ class SqlSink:
         self.replacements += 1
         log.warning("sink_consumer_replaced", idle_s=IDLE_CHECK_S, behind=behind, client=client)
         self._sought = False
+        self._unsettled_since = None
         self.consumer.close()
         self.consumer = self._connect()
 
@@ -258,6 +278,13 @@ class SqlSink:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def in_group(consumer: object) -> bool | None:
+    """Whether kafka-python's consumer is a settled member of its group (neither joining
+    nor rebalancing); None when it does not say (another client, a test's)."""
+    stable = getattr(getattr(consumer, "_coordinator", None), "stable", None)
+    return bool(stable()) if callable(stable) else None
 
 
 @contextmanager
@@ -316,7 +343,7 @@ def _connect(bootstrap: str, names: topics.Topics) -> KafkaConsumer:
             max_poll_records=MAX_POLL_RECORDS,
             max_partition_fetch_bytes=8 * 1024 * 1024,
             max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
-            session_timeout_ms=10_000,
+            session_timeout_ms=SESSION_TIMEOUT_MS,
             heartbeat_interval_ms=1_000,
             **kafka_security(),
         )

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from structlog.testing import capture_logs
 
 from consumers.cluster import Position, Positions
 from consumers.models import Base
-from consumers.sink import IDLE_CHECK_S, Backoff, SqlSink, store_with_retry
+from consumers.sink import IDLE_CHECK_S, JOIN_PATIENCE_S, Backoff, SqlSink, store_with_retry
 from consumers.store import open_store
 from schemas.codec import default_store
 from streams import topics
@@ -304,6 +305,8 @@ class StuckConsumer:
     at: int = 4
     sought: list[tuple[Any, int]] = field(default_factory=list)
     closed: bool = False
+    # kafka-python's coordinator, as far as the sink reads it: absent, or always joining
+    _coordinator: Any = None
 
     def poll(self, timeout_ms: int) -> dict[str, list[Record]]:
         return {}
@@ -398,3 +401,38 @@ def test_a_sink_idle_while_its_group_stalls_restarts_its_fetch_then_its_consumer
         ("sink_fetch_restarted", waiting),
     ]
     assert told == (expected if stuck else [])
+
+
+def test_a_sink_still_joining_its_group_is_given_time_before_it_is_replaced(
+    store: Callable[[str], Engine],
+) -> None:
+    """A consumer that has not settled in its group (a killed sink's membership holds the
+    join up until its session ends) is not sought, and is replaced only once it has been
+    joining for JOIN_PATIENCE_S: replacing it sooner would start the join over."""
+    joining = SimpleNamespace(stable=lambda: False, state="<rebalancing>")
+    first = StuckConsumer(set(), _coordinator=joining)
+    replacements: list[StuckConsumer] = []
+
+    def connect() -> StuckConsumer:
+        replacements.append(StuckConsumer(set(), _coordinator=joining))
+        return replacements[-1]
+
+    clock = Ticks()
+    sink = SqlSink(
+        "unused", store("sink.db"), consumer=first, connect=connect, lag=GroupLag(4), clock=clock
+    )
+    replaced_at = []
+    with capture_logs() as logs:
+        for second in range(int(IDLE_CHECK_S + JOIN_PATIENCE_S + 3 * IDLE_CHECK_S) + 1):
+            clock.now = float(second)
+            before = len(replacements)
+            sink.poll_once()
+            if len(replacements) > before:
+                replaced_at.append(second)
+    # the first look learns the commits, the second sees the stall and starts the clock
+    stalled_at = 2 * IDLE_CHECK_S
+    assert replaced_at == [int(stalled_at + JOIN_PATIENCE_S)]
+    assert first.sought == [] and first.closed
+    assert sink.fetch_restarts == 0
+    events = [e["event"] for e in logs if e["event"].startswith("sink_")]
+    assert events == ["sink_group_unsettled", "sink_consumer_replaced", "sink_group_unsettled"]

@@ -100,6 +100,7 @@ def _handovers(broker: str, tmp_path: Path, handovers: int, report: dict[str, An
             "handovers": pipeline.counts.handovers,
             "redelivered": redelivered(broker, pipeline.app_id),
             "restarts": pipeline.counts.restarts,
+            "sink_waits": pipeline.counts.sink_waits,
             "commits_refused": pipeline.log_count("commit_refused"),
             "refetched": pipeline.log_count("refetch_dropped"),
             "difference": len(wrong)

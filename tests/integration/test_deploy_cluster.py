@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import time
 import uuid
 from typing import Any
 
@@ -37,6 +38,28 @@ def _topic_configs(bootstrap: str, topic: str) -> dict[str, dict[str, Any]]:
     return dict(described["topic"][topic])
 
 
+def _copies(bootstrap: str, names: list[str], within: float = 30.0) -> set[tuple[int, int]]:
+    """(replicas, in sync) of every partition of ``names``, once the cluster describes
+    them all: just after their creation a broker may answer before it knows them (CI once
+    saw no partition at all), and a follower may not have joined the ISR yet."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    deadline = time.monotonic() + within
+    try:
+        while True:
+            described = admin.describe_topics(names)
+            copies = {
+                (len(p["replica_nodes"]), len(p["isr_nodes"]))
+                for t in described
+                for p in t["partitions"]
+            }
+            listed = all(t["partitions"] for t in described) and len(described) == len(names)
+            if (listed and copies == {(3, 3)}) or time.monotonic() > deadline:
+                return copies
+            time.sleep(0.5)
+    finally:
+        admin.close()
+
+
 def _write_everywhere(bootstrap: str, topic: str, partitions: int, retries: int = 60) -> None:
     """One record with acks=all to each partition; raises what the brokers answer last
     (retries ride out a leader moving, as the project's producers do: on a loaded 2-core
@@ -62,15 +85,7 @@ def test_compose_brokers_keep_every_write_with_one_down(monkeypatch: pytest.Monk
     partitions = int(env["REFERRALS_PARTITIONS"])
     with KafkaCluster(services["kafka-1"]["environment"], nodes=len(brokers(services))) as cluster:
         ensure_topics(cluster.bootstrap, partitions, Topics("referrals"))
-        admin = KafkaAdminClient(bootstrap_servers=cluster.bootstrap)
-        described = admin.describe_topics(Topics("referrals").every())
-        admin.close()
-        copies = {
-            (len(p["replica_nodes"]), len(p["isr_nodes"]))
-            for t in described
-            for p in t["partitions"]
-        }
-        assert copies == {(3, 3)}
+        assert _copies(cluster.bootstrap, Topics("referrals").every()) == {(3, 3)}
         assert (
             _topic_configs(cluster.bootstrap, topics.SNAPSHOTS)["min.insync.replicas"]["value"]
             == "2"

@@ -137,28 +137,34 @@ class Consumer(driver.Consumer):
         # past it and lost it: a referral, a payment, once in about ten cold-recovery
         # runs under load. Here any record between the committed offset and the first
         # acked one holds the commit back, and the watch below fetches it again.
-        acked = self._acked[tp]
         committed = self._committed_offset.get(tp)
-        head = committed if committed else self._first_unacked(tp)
-        if acked and head is not None and not self._gap[tp] and min(acked) > head:
+        gap = self._head_gap(tp, committed if committed else self._first_unacked(tp))
+        if gap is not None:
             metrics.commit_refused(tp.topic)
             # What the watch for dropped records knows of the gap, so that a gap it does
             # not repair can be told apart: handed over and taken (still in work), handed
             # over and not taken (dropped: refetched after two checks), or never seen.
-            gap = range(head, min(acked))
             seen = [m for m in self._handed[tp] if m.offset in gap]
             log.warning(
                 "commit_refused",
                 topic=tp.topic,
                 partition=tp.partition,
                 committed=committed,
-                first_acked=min(acked),
+                first_acked=gap.stop,
                 gap_taken=len({m.offset for m in seen if m.tracked}),
                 gap_not_taken=len({m.offset for m in seen if not m.tracked}),
                 gap_unseen=len(gap) - len({m.offset for m in seen}),
             )
             return None
         return super()._new_offset(tp)
+
+    def _head_gap(self, tp: TP, head: int | None) -> range | None:
+        """The offsets from ``head`` to the first acked record, when records were acked
+        past an unacked head (and no gap Faust read marks them as not to be had)."""
+        acked = self._acked[tp]
+        if head is None or not acked or self._gap[tp] or min(acked) <= head:
+            return None
+        return range(head, min(acked))
 
     def _first_unacked(self, tp: TP) -> int | None:
         """Before a partition's first commit Faust has no head to hold its commits to, and
@@ -203,14 +209,7 @@ class Consumer(driver.Consumer):
                 and (committed is None or message.offset >= committed)
             ):
                 waiting = message
-        acked = self._acked[tp]
-        if (
-            committed is not None
-            and acked
-            and min(acked) > committed
-            and not self._gap[tp]
-            and all(m.offset != committed for m in handed)
-        ):
+        if self._head_gap(tp, committed) is not None and all(m.offset != committed for m in handed):
             return committed
         return None
 
